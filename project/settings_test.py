@@ -1,0 +1,21 @@
+"""Test settings: the development defaults, plus what the test servers need.
+
+Live-server tests run daphne in another process, so the SQLite test database must be a file both
+processes can open; static files are served from the finders without a manifest.
+"""
+
+from __future__ import annotations
+
+from project.settings import *  # noqa: F403
+from project.settings import BASE_DIR, DATABASES
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

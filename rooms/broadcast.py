@@ -1,0 +1,43 @@
+"""The one place that renders what everyone sees and hands it to the channel layer.
+
+Called after the write's transaction commits. Each event is rendered exactly once, whatever the
+number of recipients; consumers forward the HTML as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from rooms import fragments
+from rooms.models import Message, Room
+
+logger = logging.getLogger(__name__)
+
+LOBBY_GROUP = "lobby"
+
+
+def message_posted(message: Message) -> None:
+    _group_send(
+        message.room.group_name,
+        {"type": "room.event", "seq": message.seq, "html": fragments.message_event(message)},
+    )
+    room_changed(message.room)
+
+
+def room_changed(room: Room) -> None:
+    _group_send(LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room)})
+
+
+def _group_send(group: str, event: dict[str, object]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        # The write has committed; sockets repair a missed event from the database on their next
+        # event or reconnect, so a layer outage must not turn a saved message into an error.
+        logger.exception("broadcast to %s failed", group)

@@ -1,0 +1,114 @@
+"""The only validation: the same forms check what arrives over HTTP and over the WebSocket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
+
+from rooms import text
+
+NAME_ERRORS = {
+    "empty": _("Enter a name."),
+    "control_chars": _("Names cannot contain control characters."),
+    "bidi_controls": _("Names cannot contain text-direction override characters."),
+}
+
+
+def _clean_name_field(value: str, max_length: int) -> str:
+    cleaned = text.clean_name(value)
+    problem = text.name_problem(cleaned)
+    if problem:
+        raise forms.ValidationError(NAME_ERRORS[problem], code=problem)
+    if len(cleaned) > max_length:
+        raise forms.ValidationError(
+            _("Use at most %(limit)d characters (this has %(length)d)."),
+            code="too_long",
+            params={"limit": max_length, "length": len(cleaned)},
+        )
+    return cleaned
+
+
+class RoomForm(forms.Form):
+    name = forms.CharField(
+        label=_("Room name"),
+        strip=False,
+        # The real limit is checked after trimming and normalising; this only bounds the work.
+        max_length=1000,
+        error_messages={"required": NAME_ERRORS["empty"], "max_length": _("That name is far too long.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("한국어 방, lobby, 🎉 party…")}),
+    )
+
+    def clean_name(self) -> str:
+        return _clean_name_field(self.cleaned_data["name"], settings.ROOMS_ROOM_NAME_MAX_LENGTH)
+
+
+class DisplayNameForm(forms.Form):
+    display_name = forms.CharField(
+        label=_("Your name"),
+        strip=False,
+        max_length=1000,
+        error_messages={"required": NAME_ERRORS["empty"], "max_length": _("That name is far too long.")},
+    )
+
+    def clean_display_name(self) -> str:
+        return _clean_name_field(self.cleaned_data["display_name"], settings.ROOMS_DISPLAY_NAME_MAX_LENGTH)
+
+
+MESSAGE_ERRORS = {
+    "empty": _("Type a message first."),
+    "too_long": _("Messages can be at most %(limit)d characters; this one has %(length)d."),
+    "control_chars": _("That message contains characters that cannot be sent."),
+    "bad_type": _("The message must be text."),
+}
+
+
+class MessageForm(forms.Form):
+    """A message to post. ``nonce`` is the composer's one-time token (optional for scripts)."""
+
+    message = forms.CharField(strip=False, required=False)
+    nonce = forms.CharField(required=False, max_length=64)
+
+    def clean_message(self) -> str:
+        value = self.cleaned_data["message"].strip()
+        problem = text.message_problem(value)
+        if problem:
+            raise forms.ValidationError(MESSAGE_ERRORS[problem], code=problem)
+        limit = settings.ROOMS_MESSAGE_MAX_LENGTH
+        if len(value) > limit:
+            raise forms.ValidationError(
+                MESSAGE_ERRORS["too_long"], code="too_long", params={"limit": limit, "length": len(value)}
+            )
+        return value
+
+    @classmethod
+    def from_frame(cls, data: dict[str, Any]) -> MessageForm:
+        """Bind the fields a WebSocket frame carries; anything that is not a string is refused."""
+        fields = {name: data[name] for name in ("message", "nonce") if name in data}
+        form = cls(data={k: v for k, v in fields.items() if isinstance(v, str)})
+        form.full_clean()
+        for name, value in fields.items():
+            if not isinstance(value, str):
+                form.add_error(name, forms.ValidationError(MESSAGE_ERRORS["bad_type"], code="bad_type"))
+        return form
+
+    def error_code(self) -> str:
+        """The machine-readable code of the first error, for the ``data-error`` attribute."""
+        for errors in self.errors.as_data().values():
+            for error in errors:
+                return error.code or "invalid"
+        return "invalid"
+
+    def error_text(self) -> str:
+        for errors in self.errors.values():
+            for message in errors:
+                return str(message)
+        return ""
+
+
+class SignupForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from rooms.consumers import LobbyConsumer, RoomConsumer
+
+websocket_urlpatterns = [
+    path("ws/lobby/", LobbyConsumer.as_asgi()),
+    path("ws/rooms/<str:slug>/", RoomConsumer.as_asgi()),
+]

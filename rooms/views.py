@@ -1,0 +1,134 @@
+"""HTTP views: the lobby, a room, and the no-JavaScript paths that write."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from rooms import fragments, identity, writes
+from rooms.forms import DisplayNameForm, MessageForm, RoomForm, SignupForm
+from rooms.models import Message, Room
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@require_GET
+def lobby(request: HttpRequest) -> HttpResponse:
+    return _lobby(request, RoomForm())
+
+
+def _lobby(request: HttpRequest, form: RoomForm, status: int = 200) -> HttpResponse:
+    return render(request, "rooms/lobby.html", {"rooms": Room.objects.listed(), "form": form}, status=status)
+
+
+@require_POST
+def create_room(request: HttpRequest) -> HttpResponse:
+    form = RoomForm(request.POST)
+    if not form.is_valid():
+        return _lobby(request, form, status=400)
+    room, _created = writes.get_or_create_room(form.cleaned_data["name"])
+    return redirect(room)
+
+
+@require_GET
+def room(request: HttpRequest, slug: str) -> HttpResponse:
+    room = get_object_or_404(Room, slug=slug)
+    return _room(request, room)
+
+
+def _room(
+    request: HttpRequest,
+    room: Room,
+    *,
+    draft: str = "",
+    error_code: str = "",
+    error_text: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    # The cursor is read with the page, so anything posted after this render is caught up by the
+    # socket's resume and nothing in between can be missed or shown twice.
+    cursor = room.last_seq
+    messages, has_older = Message.objects.in_room(room).page_before(cursor + 1, settings.ROOMS_PAGE_SIZE)
+    context = {
+        "room": room,
+        "messages": messages,
+        "has_older": has_older,
+        "cursor": cursor,
+        "nonce": fragments.new_nonce(),
+        "ws_url": f"/ws/rooms/{quote(room.slug)}/",
+        "draft": draft,
+        "error_code": error_code,
+        "error_text": error_text,
+    }
+    return render(request, "rooms/room.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def messages(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """GET: a page of history (``?before=<seq>``). POST: post a message without JavaScript."""
+    room = get_object_or_404(Room, slug=slug)
+    if request.method == "POST":
+        return _post_message(request, room)
+    return _history(request, room)
+
+
+def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _room(
+            request,
+            room,
+            draft=request.POST.get("message", ""),
+            error_code=form.error_code(),
+            error_text=form.error_text(),
+            status=400,
+        )
+    author = identity.author_for_request(request)
+    writes.post_message(room.pk, author, form.cleaned_data["message"], form.cleaned_data["nonce"])
+    return redirect(room)
+
+
+def _history(request: HtmxHttpRequest, room: Room) -> HttpResponse:
+    """The page of messages before ``?before=<seq>``: a fragment for htmx, a page otherwise."""
+    try:
+        before = int(request.GET.get("before", ""))
+    except ValueError:
+        before = room.last_seq + 1
+    page, has_older = Message.objects.in_room(room).page_before(max(before, 0), settings.ROOMS_PAGE_SIZE)
+    context = {"room": room, "messages": page, "has_older": has_older}
+    template = "rooms/_history.html" if request.htmx else "rooms/history_page.html"
+    return render(request, template, context)
+
+
+@require_POST
+def display_name(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = "/"
+    form = DisplayNameForm(request.POST)
+    if not form.is_valid():
+        return render(request, "rooms/display_name.html", {"form": form, "next": next_url}, status=400)
+    identity.set_guest_name(request.session, form.cleaned_data["display_name"])
+    return HttpResponseRedirect(next_url)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = SignupForm(request.POST)
+        if form.is_valid():
+            user = form.save()
+            login(request, user)
+            return redirect(settings.LOGIN_REDIRECT_URL)
+        status = 400
+    else:
+        form, status = SignupForm(), 200
+    return render(request, "registration/signup.html", {"form": form}, status=status)

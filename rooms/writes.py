@@ -1,0 +1,86 @@
+"""Every write that other people see: creating a room and posting a message.
+
+Both HTTP views and the WebSocket consumer call these, so there is one order of events for all
+of them: validate (the caller did, with the forms), save under the room's row lock, and broadcast
+only after the transaction commits. The database is the source of truth; a broadcast that the
+channel layer drops is repaired from it by the consumers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from rooms import broadcast
+from rooms.identity import Author
+from rooms.models import Message, Room
+
+
+@dataclass(frozen=True)
+class Posted:
+    message: Message
+    created: bool  # False when the nonce matched an earlier send: nothing new was stored
+
+
+def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Posted:
+    """Store ``text`` as the room's next message and broadcast it once the transaction commits.
+
+    ``text`` must already be validated (``MessageForm``). A non-empty ``nonce`` makes the send
+    idempotent per author: a replay returns the message the first send stored.
+    """
+    with transaction.atomic():
+        # The row lock serialises writers per room, so seq order is commit order.
+        room = Room.objects.select_for_update().get(pk=room_id)
+        if nonce:
+            earlier = Message.objects.in_room(room).filter(author_key=author.key, nonce=nonce).first()
+            if earlier is not None:
+                return Posted(earlier, created=False)
+        now = timezone.now()
+        room.last_seq += 1
+        room.last_activity_at = now
+        room.save(update_fields=["last_seq", "last_activity_at"])
+        message = Message.objects.create(
+            room=room,
+            seq=room.last_seq,
+            author_id=author.user_id,
+            author_name=author.name,
+            author_key=author.key,
+            text=text,
+            nonce=nonce,
+            created_at=now,
+        )
+        message.room = room
+        transaction.on_commit(lambda: broadcast.message_posted(message))
+    return Posted(message, created=True)
+
+
+def _free_slug(name: str) -> str:
+    base = slugify(name, allow_unicode=True)[:70].strip("-") or "room"
+    slug, n = base, 1
+    while Room.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def get_or_create_room(name: str) -> tuple[Room, bool]:
+    """The room called ``name`` (ignoring case), created if there is none yet.
+
+    ``name`` must already be cleaned (``RoomForm``). Two people creating the same name at once
+    both end up in one room: the unique name key decides, and the loser reads the winner's row.
+    """
+    for _attempt in range(5):
+        existing = Room.objects.named(name).first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                room = Room.objects.create(name=name, slug=_free_slug(name))
+                transaction.on_commit(lambda: broadcast.room_changed(room))
+            return room, True
+        except IntegrityError:
+            continue  # lost a race for the name or the slug: look again
+    raise RuntimeError("could not create a room after repeated conflicts")
