@@ -6,6 +6,8 @@ processes can open; static files are served from the finders without a manifest.
 
 from __future__ import annotations
 
+import os
+
 from project.settings import *  # noqa: F403
 from project.settings import BASE_DIR, DATABASES
 
@@ -19,3 +21,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Live-server tests start daphne in a subprocess and point it at the test database they created.
+if os.environ.get("MADANG_TEST_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["MADANG_TEST_DATABASE_NAME"]

@@ -27,8 +27,8 @@ def message_posted(message: Message) -> None:
     room_changed(message.room)
 
 
-def room_changed(room: Room) -> None:
-    _group_send(LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room)})
+def room_changed(room: Room, *, created: bool = False) -> None:
+    _group_send(LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room, created=created)})
 
 
 def _group_send(group: str, event: dict[str, object]) -> None:

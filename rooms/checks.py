@@ -53,7 +53,7 @@ def check_template_contract(app_configs: Any = None, **kwargs: Any) -> list[Chec
                 problems.append(
                     Error(
                         f"Template {name} ({origin}) no longer contains {needle!r}, which live updates rely on.",
-                        hint="Keep the ids, data-* attributes and out-of-band wrappers listed in the template's comment.",
+                        hint="Keep the ids, data-* attributes and out-of-band wrappers its comment lists.",
                         id="rooms.E002",
                     )
                 )

@@ -32,7 +32,8 @@ def _language(scope: dict[str, Any]) -> str:
     """The socket's language, as LocaleMiddleware would pick it for a page (cookie, then header)."""
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
     cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-    for candidate in [cookie] + [lang for lang, _q in translation.trans_real.parse_accept_lang_header(headers.get("accept-language", ""))]:
+    accepted = translation.trans_real.parse_accept_lang_header(headers.get("accept-language", ""))
+    for candidate in [cookie, *(lang for lang, _q in accepted)]:
         if not candidate:
             continue
         try:

@@ -76,9 +76,9 @@ def sent() -> str:
     return render_to_string(SENT_TEMPLATE, {"nonce": new_nonce(), "oob": True})
 
 
-def lobby_row_event(room: Room) -> str:
+def lobby_row_event(room: Room, *, created: bool = False) -> str:
     """Moves (or adds) a room's row to the top of every open lobby."""
-    return _shared(LOBBY_ROW_EVENT_TEMPLATE, {"room": room})
+    return _shared(LOBBY_ROW_EVENT_TEMPLATE, {"room": room, "created": created})
 
 
 def lobby_list(rooms: Sequence[Room]) -> str:

@@ -13,8 +13,7 @@ import unicodedata
 # rest: format characters (zero-width space and joiners, word joiner, BOM, soft hyphen, tags),
 # Hangul fillers, the braille blank, the combining grapheme joiner and variation selectors.
 _INVISIBLE_EXTRA = frozenset(
-    "\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0"
-    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    "\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0" + "".join(chr(c) for c in range(0xFE00, 0xFE10))
 )
 
 # Explicit directional embeddings, overrides and isolates: in a name they can visually reorder

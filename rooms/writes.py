@@ -9,6 +9,7 @@ channel layer drops is repaired from it by the consumers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -53,7 +54,7 @@ def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Po
             created_at=now,
         )
         message.room = room
-        transaction.on_commit(lambda: broadcast.message_posted(message))
+        transaction.on_commit(partial(broadcast.message_posted, message), robust=True)
     return Posted(message, created=True)
 
 
@@ -79,7 +80,7 @@ def get_or_create_room(name: str) -> tuple[Room, bool]:
         try:
             with transaction.atomic():
                 room = Room.objects.create(name=name, slug=_free_slug(name))
-                transaction.on_commit(lambda: broadcast.room_changed(room))
+                transaction.on_commit(partial(broadcast.room_changed, room, created=True), robust=True)
             return room, True
         except IntegrityError:
             continue  # lost a race for the name or the slug: look again

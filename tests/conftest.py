@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+
+import pytest
+from django.test import Client
+
+from rooms import writes
+from rooms.identity import Author
+from rooms.models import Room
+
+# Playwright's sync API and the live-server fixtures touch the ORM from threads Django
+# considers async contexts; tests only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ORIGIN = "http://127.0.0.1"
+
+
+@pytest.fixture
+def make_room(db: None) -> Callable[[str], Room]:
+    def make(name: str = "lobby") -> Room:
+        return writes.get_or_create_room(name)[0]
+
+    return make
+
+
+@pytest.fixture
+def post() -> Callable[..., object]:
+    """Post through the one write path, as a given author."""
+
+    def _post(room: Room, text: str, author: Author | None = None, nonce: str = "") -> object:
+        author = author or Author(key="g-test", name="Tester")
+        return writes.post_message(room.pk, author, text, nonce).message
+
+    return _post
+
+
+def session_cookie(client: Client) -> str:
+    """A real session cookie, made the way a browser gets one: by loading a page."""
+    client.get("/")
+    cookie: SimpleCookie = client.cookies
+    return cookie["sessionid"].value
+
+
+@pytest.fixture
+def browser_headers(client: Client) -> Callable[[], list[tuple[bytes, bytes]]]:
+    def make(origin: str = ORIGIN, with_session: bool = True) -> list[tuple[bytes, bytes]]:
+        headers = [(b"origin", origin.encode())]
+        if with_session:
+            headers.append((b"cookie", f"sessionid={session_cookie(client)}".encode()))
+        return headers
+
+    return make
