@@ -1,60 +1,82 @@
 """System checks: template overrides must keep what live updates depend on.
 
 Operators restyle Madang by overriding templates. A template that loses an id, a data attribute
-or an out-of-band wrapper would silently break live updates, so each template's contract (the
-same list the comments in the templates and the README give) is checked at startup.
+or an out-of-band wrapper would silently break live updates, so at startup each fragment
+template is rendered with sample data and its output checked for the contract its comment
+lists; page templates (which need a request) are checked on their source.
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
-# template -> substrings its *source* must contain (kept deliberately literal and simple).
-TEMPLATE_CONTRACT: dict[str, list[str]] = {
-    "rooms/_message.html": ['id="message-{{ message.pk }}"', 'data-seq="{{ message.seq }}"', "data-author="],
-    "rooms/_message_event.html": ['id="messages"', 'hx-swap-oob="beforeend"', "rooms/_cursor.html"],
-    "rooms/_history_reset.html": ['id="messages"', 'hx-swap-oob="innerHTML"', "rooms/_cursor.html"],
-    "rooms/_cursor.html": ['id="cursor"', 'name="cursor"', "hx-swap-oob"],
-    "rooms/_error.html": ['id="chat-error"', "data-error=", "hx-swap-oob"],
+from rooms.models import Message, Room
+
+
+def _samples() -> dict[str, Any]:
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    room = Room(pk=7007, name="check", slug="check", last_seq=678, last_activity_at=when)
+    message = Message(pk=12345, room=room, seq=678, author_key="g-check", author_name="n", text="t", created_at=when)
+    return {"room": room, "rooms": [room], "message": message, "messages": [message], "cursor": 678, "oob": True}
+
+
+# template -> strings its rendered output must contain (fragments), given the sample context.
+RENDERED_CONTRACT: dict[str, list[str]] = {
+    "rooms/_message.html": ['id="message-12345"', 'data-seq="678"', 'data-author="g-check"'],
+    "rooms/_message_event.html": ['id="messages"', 'hx-swap-oob="beforeend"', 'id="message-12345"', 'id="cursor"'],
+    "rooms/_history_reset.html": ['id="messages"', 'hx-swap-oob="innerHTML"', 'id="message-12345"', 'id="cursor"'],
+    "rooms/_cursor.html": ['id="cursor"', 'name="cursor"', 'value="678"', 'hx-swap-oob="true"'],
     "rooms/_composer_fields.html": ['id="composer-text"', 'name="message"', 'id="composer-nonce"', 'name="nonce"'],
-    "rooms/_composer.html": ['id="composer"', "ws-send", "rooms/_composer_fields.html", "rooms/_error.html"],
+    "rooms/_sent.html": ['id="composer-text"', 'id="chat-error"', 'hx-swap-oob="true"'],
+    "rooms/_room_row.html": ['id="room-7007"', 'href="/rooms/check/"'],
+    "rooms/_lobby_row_event.html": ['id="room-7007" hx-swap-oob="delete"', 'id="room-list" hx-swap-oob="afterbegin"'],
+    "rooms/_lobby_list_event.html": ['id="room-list" hx-swap-oob="innerHTML"', 'id="room-7007"'],
+}
+ERROR_CONTRACT = ['id="chat-error"', 'data-error="sample_code"', 'hx-swap-oob="true"']
+
+# template -> strings its source must contain (pages, rendered only with a request).
+SOURCE_CONTRACT: dict[str, list[str]] = {
     "rooms/room.html": ['hx-ext="ws"', "ws-connect=", 'id="resume"', "htmx:wsOpen", 'id="messages"'],
-    "rooms/_room_row.html": ['id="room-{{ room.pk }}"'],
-    "rooms/_lobby_row_event.html": ['hx-swap-oob="delete"', 'id="room-list"', 'hx-swap-oob="afterbegin"'],
-    "rooms/_lobby_list_event.html": ['id="room-list"', 'hx-swap-oob="innerHTML"'],
+    "rooms/_composer.html": ['id="composer"', "ws-send", "rooms/_composer_fields.html", "rooms/_error.html"],
     "rooms/lobby.html": ['hx-ext="ws"', 'ws-connect="/ws/lobby/"', 'id="room-list"'],
     "_base.html": ["htmx_script", '"allowScriptTags": false', '"allowEval": false'],
 }
 
 
-def _source(template_name: str) -> str | None:
+def _problem(name: str, needle: str, origin: str) -> Error:
+    return Error(
+        f"Template {name} ({origin}) no longer produces {needle!r}, which live updates rely on.",
+        hint="Keep the ids, data-* attributes and out-of-band wrappers its comment lists.",
+        id="rooms.E002",
+    )
+
+
+def _check(name: str, produce: Callable[[Any], str], required: list[str]) -> list[CheckMessage]:
     try:
-        template = get_template(template_name)
+        template = get_template(name)
     except TemplateDoesNotExist:
-        return None
-    return template.template.source  # type: ignore[attr-defined]
+        return [Error(f"Template {name} is missing.", id="rooms.E001")]
+    origin = template.origin.name  # type: ignore[attr-defined]
+    try:
+        output = produce(template)
+    except Exception as exc:  # an override that cannot render breaks live updates too
+        return [Error(f"Template {name} ({origin}) failed to render: {exc!r}", id="rooms.E003")]
+    return [_problem(name, needle, origin) for needle in required if needle not in output]
 
 
 @register(Tags.templates)
 def check_template_contract(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     problems: list[CheckMessage] = []
-    for name, required in TEMPLATE_CONTRACT.items():
-        source = _source(name)
-        if source is None:
-            problems.append(Error(f"Template {name} is missing.", id="rooms.E001"))
-            continue
-        for needle in required:
-            if needle not in source:
-                origin = get_template(name).origin.name  # type: ignore[attr-defined]
-                problems.append(
-                    Error(
-                        f"Template {name} ({origin}) no longer contains {needle!r}, which live updates rely on.",
-                        hint="Keep the ids, data-* attributes and out-of-band wrappers its comment lists.",
-                        id="rooms.E002",
-                    )
-                )
+    for name, required in RENDERED_CONTRACT.items():
+        problems += _check(name, lambda t: t.render(_samples()), required)
+    error_context = {**_samples(), "error_code": "sample_code", "error_text": "x"}
+    problems += _check("rooms/_error.html", lambda t: t.render(error_context), ERROR_CONTRACT)
+    for name, required in SOURCE_CONTRACT.items():
+        problems += _check(name, lambda t: t.template.source, required)
     return problems

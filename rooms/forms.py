@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 from rooms import text
@@ -16,6 +17,15 @@ NAME_ERRORS = {
     "control_chars": _("Names cannot contain control characters."),
     "bidi_controls": _("Names cannot contain text-direction override characters."),
 }
+
+
+class TextField(forms.CharField):
+    """A CharField whose NUL check is ours: ``rooms.text`` reports NUL with every other control
+    character, under the one code ``control_chars``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
 
 def _clean_name_field(value: str, max_length: int) -> str:
@@ -33,12 +43,13 @@ def _clean_name_field(value: str, max_length: int) -> str:
 
 
 class RoomForm(forms.Form):
-    name = forms.CharField(
+    name = TextField(
         label=_("Room name"),
         strip=False,
+        required=False,  # emptiness is checked after trimming, with the code "empty"
         # The real limit is checked after trimming and normalising; this only bounds the work.
         max_length=1000,
-        error_messages={"required": NAME_ERRORS["empty"], "max_length": _("That name is far too long.")},
+        error_messages={"max_length": _("That name is far too long.")},
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("한국어 방, lobby, 🎉 party…")}),
     )
 
@@ -47,11 +58,12 @@ class RoomForm(forms.Form):
 
 
 class DisplayNameForm(forms.Form):
-    display_name = forms.CharField(
+    display_name = TextField(
         label=_("Your name"),
         strip=False,
+        required=False,
         max_length=1000,
-        error_messages={"required": NAME_ERRORS["empty"], "max_length": _("That name is far too long.")},
+        error_messages={"max_length": _("That name is far too long.")},
     )
 
     def clean_display_name(self) -> str:
@@ -69,7 +81,7 @@ MESSAGE_ERRORS = {
 class MessageForm(forms.Form):
     """A message to post. ``nonce`` is the composer's one-time token (optional for scripts)."""
 
-    message = forms.CharField(strip=False, required=False)
+    message = TextField(strip=False, required=False)
     nonce = forms.CharField(required=False, max_length=64)
 
     def clean_message(self) -> str:
@@ -92,6 +104,7 @@ class MessageForm(forms.Form):
         form.full_clean()
         for name, value in fields.items():
             if not isinstance(value, str):
+                form.errors.pop(name, None)  # "wrong type" says more than "empty"
                 form.add_error(name, forms.ValidationError(MESSAGE_ERRORS["bad_type"], code="bad_type"))
         return form
 
