@@ -230,3 +230,12 @@ def test_debug_off_works_over_plain_http_and_https_settings_switch_on_with_djang
     base = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
     assert run_settings(base, code).stdout.split() == ["False", "False", "False", "0"]
     assert run_settings({**base, "DJANGO_HTTPS": "1"}, code).stdout.split() == ["False", "True", "True", "31536000"]
+
+
+def test_a_korean_browser_gets_the_korean_ui(client):
+    room = writes.get_or_create_room("방")[0]
+    html = client.get(room.get_absolute_url(), headers={"Accept-Language": "ko"}).content.decode()
+    assert '<html lang="ko">' in html
+    assert "보내기" in html and "메시지를 입력하세요…" in html
+    lobby = client.get("/", headers={"Accept-Language": "ko"}).content.decode()
+    assert "방 목록" in lobby and "만들기 또는 입장" in lobby
