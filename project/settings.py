@@ -53,6 +53,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG=0.")
+if not DEBUG and "*" in ALLOWED_HOSTS:
+    # ALLOWED_HOSTS is also the WebSocket Origin allow-list (see rooms.checks, rooms.E010).
+    raise ImproperlyConfigured('DJANGO_ALLOWED_HOSTS must name the site\'s hosts, not "*", when DJANGO_DEBUG=0.')
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -192,14 +195,31 @@ ROOMS_PAGE_SIZE = 50
 ROOMS_CATCHUP_LIMIT = 100
 ROOMS_RATE_BURST = env_number("ROOMS_RATE_BURST", 5)
 ROOMS_RATE_PER_SEC = env_number("ROOMS_RATE_PER_SEC", 1)
+# Frames of any kind: a client past this is flooding and is closed with 4008. Off by default when
+# the message rate limit is off (load tests), unless set explicitly.
+_RATE_ON = ROOMS_RATE_BURST > 0 and ROOMS_RATE_PER_SEC > 0
+ROOMS_FLOOD_BURST = env_number("ROOMS_FLOOD_BURST", 30 if _RATE_ON else 0)
+ROOMS_FLOOD_PER_SEC = env_number("ROOMS_FLOOD_PER_SEC", 10 if _RATE_ON else 0)
+# Open sockets per session and per client address, per process (accept-then-close 4003 beyond).
+ROOMS_MAX_SOCKETS_PER_SESSION = int(env_number("ROOMS_MAX_SOCKETS_PER_SESSION", 20))
+ROOMS_MAX_SOCKETS_PER_ADDRESS = int(env_number("ROOMS_MAX_SOCKETS_PER_ADDRESS", 500))
+# A socket older than this (seconds, jittered down by up to 10%) is ended with a code the browser
+# retries, so it reconnects and resumes; daphne's own limit (24 h) would end it with 1000, which
+# the htmx extension never retries. 0 disables.
+ROOMS_MAX_SOCKET_AGE = env_number("ROOMS_MAX_SOCKET_AGE", 3600)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"quiet_retryable_close": {"()": "rooms.retry.QuietRetryableCloseFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "daphne": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["quiet_retryable_close"]},
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "rooms": {"handlers": ["console"], "level": os.environ.get("ROOMS_LOG_LEVEL", "INFO"), "propagate": False},
+        "daphne.server": {"handlers": ["daphne"], "level": "WARNING", "propagate": False},
     },
 }

@@ -1,7 +1,18 @@
+"""Moderation in the Django admin: rooms, messages, and accounts.
+
+Hiding or deleting a message removes it live from every open page; deactivating an account
+closes its open sockets and refuses its reconnects (``rooms.signals``).
+"""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from rooms import writes
 from rooms.models import Message, Room
 
 
@@ -20,5 +31,29 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["text", "author_name"]
     list_select_related = ["room"]
     raw_id_fields = ["room", "author"]
-    readonly_fields = ["room", "seq", "author", "author_name", "author_key", "nonce", "created_at"]
+    readonly_fields = ["room", "seq", "author", "author_name", "author_key", "nonce", "created_at", "hidden"]
     ordering = ["-created_at"]
+    actions = ["hide", "unhide", "delete_for_everyone"]
+
+    @admin.action(description=_("Hide selected messages (removes them from open pages)"))
+    def hide(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        count = writes.hide_messages(queryset.select_related("room"))
+        self.message_user(request, ngettext("%d message hidden.", "%d messages hidden.", count) % count)
+
+    @admin.action(description=_("Show selected messages again"))
+    def unhide(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        count = writes.hide_messages(queryset.select_related("room"), hidden=False)
+        self.message_user(request, ngettext("%d message shown.", "%d messages shown.", count) % count)
+
+    @admin.action(description=_("Delete selected messages (removes them from open pages)"))
+    def delete_for_everyone(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        count = writes.delete_messages(queryset.select_related("room"))
+        self.message_user(
+            request, ngettext("%d message deleted.", "%d messages deleted.", count) % count, messages.SUCCESS
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Message) -> None:
+        writes.delete_messages([obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        writes.delete_messages(queryset.select_related("room"))

@@ -9,4 +9,4 @@ class RoomsConfig(AppConfig):
     verbose_name = _("Chat rooms")
 
     def ready(self) -> None:
-        from rooms import checks  # noqa: F401  (registers the system checks)
+        from rooms import checks, signals  # noqa: F401  (registers the system checks and signal handlers)

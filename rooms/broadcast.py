@@ -27,6 +27,16 @@ def message_posted(message: Message) -> None:
     room_changed(message.room)
 
 
+def message_removed(room: Room, message_id: int) -> None:
+    """A moderator hid or deleted a message. Not a seq event: it changes no cursor."""
+    _group_send(room.group_name, {"type": "room.removal", "html": fragments.message_removed(message_id)})
+
+
+def account_banned(user_id: int) -> None:
+    """Close every open socket of a deactivated account (in every process)."""
+    _group_send(f"user-{user_id}", {"type": "user.banned"})
+
+
 def room_changed(room: Room, *, created: bool = False) -> None:
     _group_send(LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room, created=created)})
 

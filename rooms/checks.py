@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -23,7 +24,15 @@ def _samples() -> dict[str, Any]:
     when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     room = Room(pk=7007, name="check", slug="check", last_seq=678, last_activity_at=when)
     message = Message(pk=12345, room=room, seq=678, author_key="g-check", author_name="n", text="t", created_at=when)
-    return {"room": room, "rooms": [room], "message": message, "messages": [message], "cursor": 678, "oob": True}
+    return {
+        "room": room,
+        "rooms": [room],
+        "message": message,
+        "messages": [message],
+        "cursor": 678,
+        "oob": True,
+        "message_id": 12345,
+    }
 
 
 # template -> strings its rendered output must contain (fragments), given the sample context.
@@ -31,6 +40,7 @@ RENDERED_CONTRACT: dict[str, list[str]] = {
     "rooms/_message.html": ['id="message-12345"', 'data-seq="678"', 'data-author="g-check"'],
     "rooms/_message_event.html": ['id="messages"', 'hx-swap-oob="beforeend"', 'id="message-12345"', 'id="cursor"'],
     "rooms/_history_reset.html": ['id="messages"', 'hx-swap-oob="innerHTML"', 'id="message-12345"', 'id="cursor"'],
+    "rooms/_message_removed.html": ['id="message-12345"', 'hx-swap-oob="delete"'],
     "rooms/_cursor.html": ['id="cursor"', 'name="cursor"', 'value="678"', 'hx-swap-oob="true"'],
     "rooms/_composer_fields.html": ['id="composer-text"', 'name="message"', 'id="composer-nonce"', 'name="nonce"'],
     "rooms/_sent.html": ['id="composer-text"', 'id="chat-error"', 'hx-swap-oob="true"'],
@@ -80,3 +90,19 @@ def check_template_contract(app_configs: Any = None, **kwargs: Any) -> list[Chec
     for name, required in SOURCE_CONTRACT.items():
         problems += _check(name, lambda t: t.template.source, required)
     return problems
+
+
+@register(Tags.security)
+def check_allowed_hosts_not_wildcard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """ALLOWED_HOSTS is also the WebSocket Origin allow-list: "*" would let any site's page open
+    sockets with a visitor's cookies (cross-site WebSocket hijacking)."""
+    if not settings.DEBUG and "*" in settings.ALLOWED_HOSTS:
+        return [
+            Error(
+                'ALLOWED_HOSTS contains "*" in production.',
+                hint="List the site's host names in DJANGO_ALLOWED_HOSTS; it also decides which "
+                "origins may open WebSockets.",
+                id="rooms.E010",
+            )
+        ]
+    return []

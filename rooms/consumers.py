@@ -9,7 +9,9 @@ events are dropped: the resume reads them from the database anyway.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -20,12 +22,11 @@ from django.utils import translation
 
 from rooms import broadcast, catchup, fragments, frames, identity, writes
 from rooms.forms import MessageForm
+from rooms.guards import CLOSE_FLOOD, CLOSE_NO_SUCH_ROOM, CLOSE_REFUSED, RetryableClose, client_address, limits
 from rooms.models import Room
 from rooms.ratelimit import TokenBucket
 
-logger = logging.getLogger(__name__)
-
-CLOSE_NO_SUCH_ROOM = 4404
+logger = logging.getLogger("rooms.sockets")
 
 
 def _language(scope: dict[str, Any]) -> str:
@@ -43,50 +44,115 @@ def _language(scope: dict[str, Any]) -> str:
     return settings.LANGUAGE_CODE
 
 
-class FastDispatchMixin:
-    """Skip Channels' per-event ``aclose_old_connections()`` thread hop.
+class GuardedConsumer(AsyncWebsocketConsumer):
+    """What every Madang socket shares: connection caps, bans, a maximum age, flood control,
+    one-line logs, and dispatch without Channels' per-event database hop."""
 
-    Channels runs it before every handler so that handlers touching the ORM on the event loop do
-    not keep stale connections. Ours never do: all database work goes through
-    ``database_sync_to_async``, which closes old connections in the database thread itself. The
-    hop would cost one thread round trip per delivered message per socket (see bench/README.md).
-    """
+    author: identity.Author | None = None
+    counted = False
+    expiry: asyncio.Task[None] | None = None
+    label = "socket"
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs aclose_old_connections() (a thread round trip) before every handler, so
+        # handlers that use the ORM on the event loop do not keep stale connections. Ours never do:
+        # all database work goes through database_sync_to_async, which closes old connections in
+        # the database thread. Skipping the hop saves one thread round trip per delivered message
+        # per socket (bench/README.md).
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def admit(self) -> bool:
+        """Accept the socket, or accept-then-close it with 4003 (banned, or over a cap)."""
+        self.address = client_address(self.scope)
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        await self.accept()
+        banned, self.author = await database_sync_to_async(self._identify)()
+        if banned:
+            logger.warning("refused %s: banned account addr=%s", self.label, self.address)
+            await self.close(code=CLOSE_REFUSED)
+            return False
+        if not limits.acquire(self.session_key, self.address):
+            logger.warning("refused %s: connection cap author=%s addr=%s", self.label, self.author.key, self.address)
+            await self.close(code=CLOSE_REFUSED)
+            return False
+        self.counted = True
+        self.frames = TokenBucket(settings.ROOMS_FLOOD_BURST, settings.ROOMS_FLOOD_PER_SEC)
+        if self.author.user_id is not None:
+            await self.channel_layer.group_add(f"user-{self.author.user_id}", self.channel_name)
+        if settings.ROOMS_MAX_SOCKET_AGE > 0:
+            self.expiry = asyncio.create_task(self._expire(settings.ROOMS_MAX_SOCKET_AGE * random.uniform(0.9, 1.0)))
+        return True
 
-class RoomConsumer(FastDispatchMixin, AsyncWebsocketConsumer):
+    def _identify(self) -> tuple[bool, identity.Author]:
+        session = self.scope.get("session")
+        return identity.is_banned(session), identity.author_for_socket(self.scope.get("user"), session)
+
+    async def _expire(self, after: float) -> None:
+        await asyncio.sleep(after)
+        await self.channel_layer.send(self.channel_name, {"type": "socket.expire"})
+
+    async def socket_expire(self, event: dict[str, Any]) -> None:
+        logger.info("%s reached its maximum age, ending it for a reconnect author=%s", self.label, self.author_key)
+        raise RetryableClose("maximum socket age")
+
+    async def user_banned(self, event: dict[str, Any]) -> None:
+        logger.warning("closing %s of banned account author=%s addr=%s", self.label, self.author_key, self.address)
+        await self.close(code=CLOSE_REFUSED)
+
+    @property
+    def author_key(self) -> str:
+        return self.author.key if self.author else "-"
+
+    def flooding(self) -> bool:
+        return not self.frames.allow()
+
+    async def disconnect(self, code: int) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
+        if self.counted:
+            limits.release(self.session_key, self.address)
+            if self.author and self.author.user_id is not None:
+                await self.channel_layer.group_discard(f"user-{self.author.user_id}", self.channel_name)
+        logger.info("%s closed code=%s author=%s addr=%s", self.label, code, self.author_key, self.address)
+
+
+class RoomConsumer(GuardedConsumer):
     room_id: int | None = None
     cursor: int | None = None
+    label = "room socket"
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
+        if not await self.admit():
+            return
         room = await database_sync_to_async(Room.objects.filter(slug=slug).first)()
-        # Accept first, then close with a 4xxx code: a refusal before accept looks like a network
-        # error (1006) to the browser, and the htmx extension would retry it forever.
-        await self.accept()
         if room is None:
+            logger.info("refused room socket: no such room addr=%s", self.address)
             await self.close(code=CLOSE_NO_SUCH_ROOM)
             return
         self.room_id = room.pk
         self.group = room.group_name
+        self.label = f"room socket room={room.pk}"
         self.language = _language(self.scope)
-        self.author = await database_sync_to_async(identity.author_for_socket)(
-            self.scope.get("user"), self.scope.get("session")
-        )
-        self.limiter = TokenBucket(settings.ROOMS_RATE_BURST, settings.ROOMS_RATE_PER_SEC)
+        self.messages = TokenBucket(settings.ROOMS_RATE_BURST, settings.ROOMS_RATE_PER_SEC)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        logger.info("%s opened author=%s addr=%s", self.label, self.author_key, self.address)
 
     async def disconnect(self, code: int) -> None:
         if self.room_id is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await super().disconnect(code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room_id is None:
+            return
+        if self.flooding():
+            logger.warning("closing %s: flooding author=%s addr=%s", self.label, self.author_key, self.address)
+            await self.close(code=CLOSE_FLOOD)
             return
         with translation.override(self.language):
             try:
@@ -101,9 +167,12 @@ class RoomConsumer(FastDispatchMixin, AsyncWebsocketConsumer):
             except Room.DoesNotExist:
                 await self.close(code=CLOSE_NO_SUCH_ROOM)
             except Exception:
-                logger.exception("room %s: error handling a frame from %s", self.room_id, self.author.key)
+                # The sender is told; the socket ends with a code the browser retries, and the
+                # reconnect resumes from the database (which may be what just failed).
+                logger.exception("%s: error handling a frame author=%s", self.label, self.author_key)
                 error = frames.FrameError("unavailable")
                 await self.send(text_data=fragments.error(error.code, error.text))
+                raise RetryableClose("error handling a frame") from None
 
     async def resume(self, cursor: int) -> None:
         """The page says it shows everything up to ``cursor``: send what came after, go live."""
@@ -117,7 +186,7 @@ class RoomConsumer(FastDispatchMixin, AsyncWebsocketConsumer):
         if not form.is_valid():
             await self.send(text_data=fragments.error(form.error_code(), form.error_text()))
             return
-        if not self.limiter.allow():
+        if not self.messages.allow():
             raise frames.FrameError("rate_limited")
         await database_sync_to_async(writes.post_message)(
             self.room_id, self.author, form.cleaned_data["message"], form.cleaned_data["nonce"]
@@ -132,25 +201,42 @@ class RoomConsumer(FastDispatchMixin, AsyncWebsocketConsumer):
             self.cursor = seq
             await self.send(text_data=event["html"])
             return
-        logger.info("room %s: gap %s..%s, repairing from the database", self.room_id, self.cursor, seq)
-        html, self.cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, self.cursor)
+        logger.info("%s: gap %s..%s, repairing from the database", self.label, self.cursor, seq)
+        try:
+            html, self.cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, self.cursor)
+        except Exception:
+            logger.exception("%s: gap repair failed", self.label)
+            raise RetryableClose("gap repair failed") from None
         await self.send(text_data=html)
 
+    async def room_removal(self, event: dict[str, Any]) -> None:
+        """A moderator hid or deleted a message: remove it (not part of the seq stream)."""
+        if self.cursor is not None:
+            await self.send(text_data=event["html"])
 
-class LobbyConsumer(FastDispatchMixin, AsyncWebsocketConsumer):
+
+class LobbyConsumer(GuardedConsumer):
     """The live lobby: the full list on every socket open, then one row per change."""
 
+    label = "lobby socket"
+
     async def connect(self) -> None:
-        await self.accept()
+        if not await self.admit():
+            return
         await self.channel_layer.group_add(broadcast.LOBBY_GROUP, self.channel_name)
+        self.joined = True
         html = await database_sync_to_async(lambda: fragments.lobby_list(list(Room.objects.listed())))()
         await self.send(text_data=html)
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(broadcast.LOBBY_GROUP, self.channel_name)
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(broadcast.LOBBY_GROUP, self.channel_name)
+        await super().disconnect(code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """The lobby socket only listens; anything sent to it is ignored."""
+        """The lobby socket only listens; a client that keeps sending anyway is flooding."""
+        if self.counted and self.flooding():
+            await self.close(code=CLOSE_FLOOD)
 
     async def lobby_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])

@@ -20,6 +20,7 @@ from rooms.models import Message, Room
 
 MESSAGE_EVENT_TEMPLATE = "rooms/_message_event.html"
 HISTORY_RESET_TEMPLATE = "rooms/_history_reset.html"
+MESSAGE_REMOVED_TEMPLATE = "rooms/_message_removed.html"
 ERROR_TEMPLATE = "rooms/_error.html"
 SENT_TEMPLATE = "rooms/_sent.html"
 LOBBY_ROW_EVENT_TEMPLATE = "rooms/_lobby_row_event.html"
@@ -64,6 +65,11 @@ def history_reset(
             "socket_id": uuid.uuid4().hex,
         },
     )
+
+
+def message_removed(message_id: int) -> str:
+    """Removes a hidden or deleted message from every page showing it."""
+    return _shared(MESSAGE_REMOVED_TEMPLATE, {"message_id": message_id})
 
 
 def error(code: str, text: str) -> str:

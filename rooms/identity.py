@@ -69,3 +69,20 @@ def author_for_socket(user: Any, session: SessionBase | None) -> Author:
     if session is not None and session.session_key and GUEST_ID_KEY in session:
         return Author(key=f"g-{session[GUEST_ID_KEY]}", name=session.get(GUEST_NAME_KEY) or new_guest_name())
     return Author(key=f"g-{secrets.token_hex(8)}", name=new_guest_name())
+
+
+def is_banned(session: SessionBase | None) -> bool:
+    """True when the session belongs to an account an operator has deactivated.
+
+    Django's auth quietly treats such a session as anonymous; without this check a banned user
+    would simply carry on as a guest.
+    """
+    from django.contrib.auth import SESSION_KEY, get_user_model
+
+    if session is None or SESSION_KEY not in session:
+        return False
+    user_model = get_user_model()
+    try:
+        return not user_model._default_manager.get(pk=session[SESSION_KEY]).is_active
+    except (user_model.DoesNotExist, ValueError):
+        return False

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -82,6 +83,8 @@ def messages(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
+    if identity.is_banned(request.session):
+        raise PermissionDenied
     form = MessageForm(request.POST)
     if not form.is_valid():
         return _room(

@@ -8,6 +8,7 @@ channel layer drops is repaired from it by the consumers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -85,3 +86,26 @@ def get_or_create_room(name: str) -> tuple[Room, bool]:
         except IntegrityError:
             continue  # lost a race for the name or the slug: look again
     raise RuntimeError("could not create a room after repeated conflicts")
+
+
+def hide_messages(messages: Iterable[Message], *, hidden: bool = True) -> int:
+    """Hide (or show again) messages: hidden ones leave every open page now and every page,
+    catch-up and "load older" from then on. Showing one again takes effect on the next load."""
+    changed = 0
+    for message in messages:
+        if message.hidden == hidden:
+            continue
+        Message.objects.filter(pk=message.pk).update(hidden=hidden)
+        changed += 1
+        if hidden:
+            transaction.on_commit(partial(broadcast.message_removed, message.room, message.pk), robust=True)
+    return changed
+
+
+def delete_messages(messages: Iterable[Message]) -> int:
+    """Delete messages for good, removing them from every open page. Seqs are never reused."""
+    removed = [(message.room, message.pk) for message in messages]
+    Message.objects.filter(pk__in=[pk for _room, pk in removed]).delete()
+    for room, pk in removed:
+        transaction.on_commit(partial(broadcast.message_removed, room, pk), robust=True)
+    return len(removed)

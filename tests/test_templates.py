@@ -16,9 +16,11 @@ from project.asgi import application
 from rooms import writes
 from rooms.identity import Author
 
-OVERRIDE = """<article class="message fancy" id="message-{{ message.pk }}" data-seq="{{ message.seq }}" \
-data-author="{{ message.author_key }}"><b class="operator-badge">OPERATOR</b> {{ message.author_name }}: {{ message.text }}</article>
-"""
+OVERRIDE = (
+    '<article class="message fancy" id="message-{{ message.pk }}" data-seq="{{ message.seq }}" '
+    'data-author="{{ message.author_key }}"><b class="operator-badge">OPERATOR</b> '
+    "{{ message.author_name }}: {{ message.text }}</article>\n"
+)
 
 
 @pytest.fixture

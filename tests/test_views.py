@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-import re
 from pathlib import Path
 
 import pytest
@@ -71,7 +71,7 @@ def test_the_room_page_shows_the_latest_50_messages_and_a_load_older_link(client
     html = response.content.decode()
     seqs = [int(s) for s in re.findall(r'data-seq="(\d+)"', html)]
     assert seqs == list(range(6, 56))
-    assert f'ws-connect="/ws/rooms/%ED%95%9C%EA%B5%AD%EC%96%B4-%EB%B0%A9/"' in html
+    assert 'ws-connect="/ws/rooms/%ED%95%9C%EA%B5%AD%EC%96%B4-%EB%B0%A9/"' in html
     assert 'hx-ext="ws"' in html
     assert 'id="cursor" name="cursor" value="55"' in html
     assert 'name="message"' in html
