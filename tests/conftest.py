@@ -45,11 +45,26 @@ def session_cookie(client: Client) -> str:
 
 
 @pytest.fixture
-def browser_headers(client: Client) -> Callable[[], list[tuple[bytes, bytes]]]:
-    def make(origin: str = ORIGIN, with_session: bool = True) -> list[tuple[bytes, bytes]]:
+def browser_headers() -> Callable[..., list[tuple[bytes, bytes]]]:
+    """Handshake headers of a new person (a new browser session) each call, unless ``client``
+    names the browser to reuse."""
+
+    def make(
+        origin: str = ORIGIN, with_session: bool = True, client: Client | None = None
+    ) -> list[tuple[bytes, bytes]]:
         headers = [(b"origin", origin.encode())]
         if with_session:
-            headers.append((b"cookie", f"sessionid={session_cookie(client)}".encode()))
+            headers.append((b"cookie", f"sessionid={session_cookie(client or Client())}".encode()))
         return headers
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def fresh_connection_counts() -> None:
+    """Connection caps are counted per process; a socket a test left open must not count
+    against the next test."""
+    from rooms.guards import limits
+
+    limits.by_session.clear()
+    limits.by_address.clear()

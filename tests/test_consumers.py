@@ -185,7 +185,7 @@ async def test_a_replayed_nonce_is_stored_and_broadcast_once(browser_headers):
 
 async def test_the_author_comes_from_the_session_not_the_payload(client, browser_headers):
     room = await create_room("r")
-    headers = browser_headers()
+    headers = browser_headers(client=client)
     session = await database_sync_to_async(lambda: dict(client.session))()
     alice, _ = await join(room, headers)
     await alice.send_to(json.dumps({"message": "hi", "author": "admin", "author_name": "Admin", "room": 999}))
