@@ -17,7 +17,6 @@ from django.core.checks import run_checks
 from django.db import OperationalError
 from django.test import Client
 
-from project.asgi import application
 from rooms import writes
 from rooms.models import Message
 from rooms.retry import QuietRetryableCloseFilter, RetryableClose
