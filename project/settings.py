@@ -207,6 +207,8 @@ ROOMS_MAX_SOCKETS_PER_ADDRESS = int(env_number("ROOMS_MAX_SOCKETS_PER_ADDRESS", 
 # retries, so it reconnects and resumes; daphne's own limit (24 h) would end it with 1000, which
 # the htmx extension never retries. 0 disables.
 ROOMS_MAX_SOCKET_AGE = env_number("ROOMS_MAX_SOCKET_AGE", 3600)
+# How often each process checks that its Redis channel layer still delivers (rooms.layerwatch).
+ROOMS_LAYER_PROBE_SECONDS = env_number("ROOMS_LAYER_PROBE_SECONDS", 1)
 
 LOGGING = {
     "version": 1,

@@ -10,17 +10,22 @@ events are dropped: the resume reads them from the database anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import random
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.utils import translation
 
-from rooms import broadcast, catchup, fragments, frames, identity, writes
+from rooms import broadcast, catchup, fragments, frames, identity, layerwatch, writes
 from rooms.forms import MessageForm
 from rooms.guards import CLOSE_FLOOD, CLOSE_NO_SUCH_ROOM, CLOSE_REFUSED, RetryableClose, client_address, limits
 from rooms.models import Room
@@ -52,6 +57,25 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     counted = False
     expiry: asyncio.Task[None] | None = None
     label = "socket"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """AsyncConsumer.__call__, plus a third event source: the layer watch, which says when
+        the channel layer came back from an outage this socket may have missed messages in."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        sources = [receive, self.channel_receive]
+        watch = layerwatch.watch_for(self.channel_layer)
+        if watch is not None:
+            sources.append(watch.wait_lost)
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch(sources, self.dispatch)
+
+    async def layer_lost(self, event: dict[str, Any]) -> None:
+        logger.info("%s: channel layer had an outage, ending it for a reconnect author=%s", self.label, self.author_key)
+        raise RetryableClose("channel layer outage")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs aclose_old_connections() (a thread round trip) before every handler, so

@@ -37,9 +37,12 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 class Daphne:
-    def __init__(self, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.port = port or free_port()
         self.env = env or {}
+        self.args = args or []
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ROOT / f".daphne-{self.port}.log"
 
@@ -61,7 +64,11 @@ class Daphne:
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
+            [
+                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
+                *self.args,
+                "project.asgi:application",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -91,3 +98,30 @@ class Daphne:
     def cleanup(self) -> None:
         self.stop()
         self.log_path.unlink(missing_ok=True)
+
+
+class RedisServer:
+    """A Redis server of the test's own, so a test can stop and restart it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
