@@ -133,7 +133,7 @@ def test_a_client_that_stops_reading_is_dropped_and_does_not_hold_up_the_room(da
             await page.stop()
         return stalled, reader, spread
 
-    stalled, reader, spread = asyncio.run(scenario())
+    _stalled, reader, spread = asyncio.run(scenario())
     assert reader.seqs == [1, 2, 3, 4, 5]
     assert spread < 5  # the reader was never held up by the stalled client
     assert "WSDISCONNECT" in server.log()

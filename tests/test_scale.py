@@ -106,7 +106,11 @@ def test_concurrent_senders_on_two_processes_all_see_the_same_gap_free_sequence(
             await client.__aenter__()
         try:
             await asyncio.gather(
-                *(client.say(f"c{n} m{i}", nonce=f"{n}-{i}") for n, client in enumerate(clients) for i in range(per_client))
+                *(
+                    client.say(f"c{n} m{i}", nonce=f"{n}-{i}")
+                    for n, client in enumerate(clients)
+                    for i in range(per_client)
+                )
             )
             return await asyncio.gather(*(client.collect_until(total) for client in clients))
         finally:

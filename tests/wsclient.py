@@ -8,6 +8,7 @@ each frame, and reconnects after exactly the close codes the extension retries (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 
@@ -85,7 +86,5 @@ class PageSocket:
     async def stop(self) -> None:
         if self.task:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
