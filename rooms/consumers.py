@@ -10,7 +10,6 @@ events are dropped: the resume reads them from the database anyway.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -25,13 +24,16 @@ from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.utils import translation
 
-from rooms import broadcast, catchup, fragments, frames, identity, layerwatch, writes
+from rooms import broadcast, catchup, fanout, fragments, frames, identity, layerwatch, writes
 from rooms.forms import MessageForm
 from rooms.guards import CLOSE_FLOOD, CLOSE_NO_SUCH_ROOM, CLOSE_REFUSED, RetryableClose, client_address, limits
 from rooms.models import Room
 from rooms.ratelimit import TokenBucket
 
 logger = logging.getLogger("rooms.sockets")
+
+# Live events held while a socket reads the database (resume, repair): at most this many.
+PENDING_LIMIT = 1000
 
 
 def _language(scope: dict[str, Any]) -> str:
@@ -66,12 +68,22 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
-        sources = [receive, self.channel_receive]
+        # Events this process raises for this socket (gap repair, maximum age): no layer needed.
+        self.local: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        sources = [receive, self.channel_receive, self.local.get]
         watch = layerwatch.watch_for(self.channel_layer)
         if watch is not None:
             sources.append(watch.wait_lost)
-        with contextlib.suppress(StopConsumer):
+        try:
             await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            # Also when the socket ends by an exception (RetryableClose), which skips disconnect().
+            try:
+                await self.release()
+            except Exception:
+                logger.warning("%s: cleanup failed", self.label, exc_info=True)
 
     async def layer_lost(self, event: dict[str, Any]) -> None:
         logger.info("%s: channel layer had an outage, ending it for a reconnect author=%s", self.label, self.author_key)
@@ -117,7 +129,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
 
     async def _expire(self, after: float) -> None:
         await asyncio.sleep(after)
-        await self.channel_layer.send(self.channel_name, {"type": "socket.expire"})
+        self.local.put_nowait({"type": "socket.expire"})
 
     async def socket_expire(self, event: dict[str, Any]) -> None:
         logger.info("%s reached its maximum age, ending it for a reconnect author=%s", self.label, self.author_key)
@@ -135,13 +147,18 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         return not self.frames.allow()
 
     async def disconnect(self, code: int) -> None:
+        logger.info("%s closed code=%s author=%s addr=%s", self.label, code, self.author_key, self.address)
+
+    async def release(self) -> None:
+        """Give back what the socket held (cap counts, subscriptions). Runs once, however the
+        socket ended."""
         if self.expiry is not None:
             self.expiry.cancel()
         if self.counted:
+            self.counted = False
             limits.release(self.session_key, self.address)
             if self.author and self.author.user_id is not None:
                 await self.channel_layer.group_discard(f"user-{self.author.user_id}", self.channel_name)
-        logger.info("%s closed code=%s author=%s addr=%s", self.label, code, self.author_key, self.address)
 
 
 class RoomConsumer(GuardedConsumer):
@@ -163,13 +180,17 @@ class RoomConsumer(GuardedConsumer):
         self.label = f"room socket room={room.pk}"
         self.language = _language(self.scope)
         self.messages = TokenBucket(settings.ROOMS_RATE_BURST, settings.ROOMS_RATE_PER_SEC)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.pending: list[dict[str, Any]] = []
+        self.busy = False  # a resume or a repair is reading the database: hold live events
+        self.hub = fanout.hub_for(self.channel_layer, self.group)
+        await self.hub.join(self)
         logger.info("%s opened author=%s addr=%s", self.label, self.author_key, self.address)
 
-    async def disconnect(self, code: int) -> None:
+    async def release(self) -> None:
         if self.room_id is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        await super().disconnect(code)
+            self.room_id = None
+            await self.hub.leave(self)
+        await super().release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room_id is None:
@@ -200,10 +221,16 @@ class RoomConsumer(GuardedConsumer):
 
     async def resume(self, cursor: int) -> None:
         """The page says it shows everything up to ``cursor``: send what came after, go live."""
-        if self.cursor is not None:
+        if self.cursor is not None or self.busy:
             return  # one resume per socket; a later one could only duplicate what was sent
-        html, self.cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, cursor, status=True)
-        await self.send(text_data=html)
+        self.busy = True
+        try:
+            html, cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, cursor, status=True)
+            self.cursor = cursor
+            await self.send(text_data=html)
+        finally:
+            self.busy = False
+        await self._drain()
 
     async def post(self, data: dict[str, Any]) -> None:
         form = MessageForm.from_frame(data)
@@ -217,26 +244,49 @@ class RoomConsumer(GuardedConsumer):
         )
         await self.send(text_data=fragments.sent())
 
-    async def room_event(self, event: dict[str, Any]) -> None:
-        seq = event["seq"]
-        if self.cursor is None or seq <= self.cursor:
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Called by the room's hub (rooms.fanout) for every event, in layer order."""
+        if self.busy:
+            if len(self.pending) >= PENDING_LIMIT:
+                # Bounded: dropping is safe, the next event applied sees the jump and repairs.
+                self.pending.clear()
+            self.pending.append(event)  # applied, in order, once the database read is done
             return
+        await self._apply(event)
+
+    async def _apply(self, event: dict[str, Any]) -> None:
+        if self.cursor is None:
+            return  # not resumed yet: the resume reads this event from the database anyway
+        if event["type"] == "room.removal":
+            # A moderator hid or deleted a message: remove it (not part of the seq stream).
+            await self.send(text_data=event["html"])
+            return
+        seq = event["seq"]
+        if seq <= self.cursor:
+            return  # a duplicate
         if seq == self.cursor + 1:
             self.cursor = seq
             await self.send(text_data=event["html"])
             return
+        # A jump: the layer lost something. Repair from the database in this socket's own task,
+        # so the hub never waits on the database for the rest of the room.
         logger.info("%s: gap %s..%s, repairing from the database", self.label, self.cursor, seq)
+        self.busy = True
+        self.local.put_nowait({"type": "room.repair"})
+
+    async def room_repair(self, event: dict[str, Any]) -> None:
         try:
             html, self.cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, self.cursor)
         except Exception:
             logger.exception("%s: gap repair failed", self.label)
             raise RetryableClose("gap repair failed") from None
         await self.send(text_data=html)
+        self.busy = False
+        await self._drain()
 
-    async def room_removal(self, event: dict[str, Any]) -> None:
-        """A moderator hid or deleted a message: remove it (not part of the seq stream)."""
-        if self.cursor is not None:
-            await self.send(text_data=event["html"])
+    async def _drain(self) -> None:
+        while self.pending and not self.busy:
+            await self._apply(self.pending.pop(0))
 
 
 class LobbyConsumer(GuardedConsumer):
@@ -252,10 +302,11 @@ class LobbyConsumer(GuardedConsumer):
         html = await database_sync_to_async(lambda: fragments.lobby_list(list(Room.objects.listed())))()
         await self.send(text_data=html)
 
-    async def disconnect(self, code: int) -> None:
+    async def release(self) -> None:
         if getattr(self, "joined", False):
+            self.joined = False
             await self.channel_layer.group_discard(broadcast.LOBBY_GROUP, self.channel_name)
-        await super().disconnect(code)
+        await super().release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The lobby socket only listens; a client that keeps sending anyway is flooding."""

@@ -47,6 +47,9 @@ class LayerWatch:
         return {"type": "layer.lost"}
 
     def _trip(self) -> None:
+        from rooms import fanout
+
+        fanout.reset()
         event, self.lost = self.lost, asyncio.Event()
         event.set()
 

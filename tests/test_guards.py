@@ -19,6 +19,7 @@ from django.test import Client
 
 from rooms import writes
 from rooms.models import Message
+from rooms.guards import limits
 from rooms.retry import QuietRetryableCloseFilter, RetryableClose
 from tests.test_consumers import create_room, join, open_socket, post, seqs
 
@@ -73,6 +74,9 @@ async def test_a_socket_past_its_maximum_age_ends_with_a_retryable_close(browser
     # (tests/test_browser.py shows the page reconnecting and catching up).
     with pytest.raises(RetryableClose):
         await old.receive_output(timeout=5)
+    # Ending by an exception skips disconnect(); the socket's place under the caps is still freed.
+    assert not limits.by_session
+    assert not limits.by_address
 
 
 @pytest.mark.asyncio
