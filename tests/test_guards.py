@@ -18,8 +18,8 @@ from django.db import OperationalError
 from django.test import Client
 
 from rooms import writes
-from rooms.models import Message
 from rooms.guards import limits
+from rooms.models import Message
 from rooms.retry import QuietRetryableCloseFilter, RetryableClose
 from tests.test_consumers import create_room, join, open_socket, post, seqs
 
