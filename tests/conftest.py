@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
 
 import pytest
@@ -68,3 +68,19 @@ def fresh_connection_counts() -> None:
 
     limits.by_session.clear()
     limits.by_address.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stray_test_database_connections(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """Consumers reach the database from asgiref's worker threads, whose connections outlive the
+    tests; PostgreSQL refuses to drop a database still in use, so end them before teardown."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
