@@ -11,7 +11,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from rooms import fragments
+from rooms import fanout, fragments
 from rooms.models import Message, Room
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def message_removed(room: Room, message_id: int) -> None:
 
 def account_banned(user_id: int) -> None:
     """Close every open socket of a deactivated account (in every process)."""
-    _group_send(f"user-{user_id}", {"type": "user.banned"})
+    _group_send(fanout.CONTROL_GROUP, {"type": "user.banned", "user_id": user_id})
 
 
 def room_changed(room: Room, *, created: bool = False) -> None:

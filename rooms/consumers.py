@@ -10,7 +10,6 @@ events are dropped: the resume reads them from the database anyway.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 from typing import Any
@@ -61,21 +60,15 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     label = "socket"
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """AsyncConsumer.__call__, plus a third event source: the layer watch, which says when
-        the channel layer came back from an outage this socket may have missed messages in."""
+        """AsyncConsumer.__call__ without a channel-layer channel per socket: room, lobby and
+        control events arrive through this process's hubs (rooms.fanout), and what is meant for
+        this socket alone through ``self.local``. Two waits per idle socket instead of three."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
-        # Events this process raises for this socket (gap repair, maximum age): no layer needed.
         self.local: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        sources = [receive, self.channel_receive, self.local.get]
-        watch = layerwatch.watch_for(self.channel_layer)
-        if watch is not None:
-            sources.append(watch.wait_lost)
         try:
-            await await_many_dispatch(sources, self.dispatch)
+            await await_many_dispatch([receive, self.local.get], self.dispatch)
         except StopConsumer:
             pass
         finally:
@@ -117,8 +110,9 @@ class GuardedConsumer(AsyncWebsocketConsumer):
             return False
         self.counted = True
         self.frames = TokenBucket(settings.ROOMS_FLOOD_BURST, settings.ROOMS_FLOOD_PER_SEC)
-        if self.author.user_id is not None:
-            await self.channel_layer.group_add(f"user-{self.author.user_id}", self.channel_name)
+        layerwatch.watch_for(self.channel_layer)
+        self.registry = fanout.local_sockets(self.channel_layer)
+        await self.registry.add(self)
         if settings.ROOMS_MAX_SOCKET_AGE > 0:
             self.expiry = asyncio.create_task(self._expire(settings.ROOMS_MAX_SOCKET_AGE * random.uniform(0.9, 1.0)))
         return True
@@ -140,6 +134,10 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_REFUSED)
 
     @property
+    def user_id(self) -> int | None:
+        return self.author.user_id if self.author else None
+
+    @property
     def author_key(self) -> str:
         return self.author.key if self.author else "-"
 
@@ -157,8 +155,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         if self.counted:
             self.counted = False
             limits.release(self.session_key, self.address)
-            if self.author and self.author.user_id is not None:
-                await self.channel_layer.group_discard(f"user-{self.author.user_id}", self.channel_name)
+            await self.registry.remove(self)
 
 
 class RoomConsumer(GuardedConsumer):
@@ -297,7 +294,8 @@ class LobbyConsumer(GuardedConsumer):
     async def connect(self) -> None:
         if not await self.admit():
             return
-        await self.channel_layer.group_add(broadcast.LOBBY_GROUP, self.channel_name)
+        self.hub = fanout.hub_for(self.channel_layer, broadcast.LOBBY_GROUP)
+        await self.hub.join(self)
         self.joined = True
         html = await database_sync_to_async(lambda: fragments.lobby_list(list(Room.objects.listed())))()
         await self.send(text_data=html)
@@ -305,7 +303,7 @@ class LobbyConsumer(GuardedConsumer):
     async def release(self) -> None:
         if getattr(self, "joined", False):
             self.joined = False
-            await self.channel_layer.group_discard(broadcast.LOBBY_GROUP, self.channel_name)
+            await self.hub.leave(self)
         await super().release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -313,5 +311,6 @@ class LobbyConsumer(GuardedConsumer):
         if self.counted and self.flooding():
             await self.close(code=CLOSE_FLOOD)
 
-    async def lobby_event(self, event: dict[str, Any]) -> None:
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Called by the lobby hub: rows are whole, so they are forwarded as they are."""
         await self.send(text_data=event["html"])

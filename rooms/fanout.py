@@ -1,11 +1,13 @@
-"""Process-local fan-out: one channel-layer subscription per room per process.
+"""Process-local fan-out: one channel-layer subscription per group per process.
 
-Channels' usual shape gives every socket its own layer subscription to the room's group: each
-event is then queued, deserialised and dispatched once per socket, through a new asyncio task per
-socket per event. A room hub subscribes once per process and hands each event (already rendered,
-by broadcast.py, once for everyone) to the room's local sockets in a plain loop; each socket
-applies its own cursor rules (``RoomConsumer.deliver``). What the layer carries, and what a
-socket sends, are unchanged: only the per-socket plumbing in between is gone.
+Channels' usual shape gives every socket its own layer channel and its own subscription to each
+group: each event is then queued, deserialised and dispatched once per socket, through a new
+asyncio task per socket per event, and with the Redis pub/sub layer every socket costs a
+SUBSCRIBE. Here a hub subscribes once per process to a group (a room, the lobby, the control
+group) and hands each event, already rendered once for everyone by broadcast.py, to the
+process's sockets in a plain loop; each socket applies its own rules (``deliver``). Sockets have
+no layer channel at all: what else reaches one socket (a ban, the end of its maximum age, a layer
+outage) arrives through ``LocalSockets`` and the socket's own in-process queue.
 """
 
 from __future__ import annotations
@@ -19,12 +21,19 @@ from channels.layers import BaseChannelLayer
 
 logger = logging.getLogger("rooms.fanout")
 
+CONTROL_GROUP = "madang-control"
+
 
 class Member(Protocol):
     async def deliver(self, event: dict[str, Any]) -> None: ...
 
 
-class RoomHub:
+class Socket(Protocol):
+    local: asyncio.Queue[dict[str, Any]]
+    user_id: int | None
+
+
+class Hub:
     def __init__(self, layer: BaseChannelLayer, group: str) -> None:
         self.layer = layer
         self.group = group
@@ -35,11 +44,11 @@ class RoomHub:
 
     async def join(self, member: Member) -> None:
         async with self.lock:
-            self.members[id(member)] = member
             if self.task is None or self.task.done():
                 self.channel = await self.layer.new_channel("hub.")
                 await self.layer.group_add(self.group, self.channel)
                 self.task = asyncio.get_running_loop().create_task(self._run(self.channel))
+            self.members[id(member)] = member
 
     async def leave(self, member: Member) -> None:
         async with self.lock:
@@ -53,6 +62,12 @@ class RoomHub:
             except Exception:
                 logger.debug("group_discard for %s failed", self.group, exc_info=True)
 
+    def forget_subscription(self) -> None:
+        """The layer lost it in an outage: the next join subscribes afresh."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = self.channel = None
+
     async def _run(self, channel: str) -> None:
         while True:
             event = await self.layer.receive(channel)
@@ -65,22 +80,68 @@ class RoomHub:
                     logger.exception("delivering %s to a socket failed", event.get("type"))
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RoomHub]] = weakref.WeakKeyDictionary()
+class LocalSockets:
+    """This process's open sockets (on one event loop), for events addressed to some or all."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.sockets: dict[int, Socket] = {}
+
+    async def add(self, socket: Socket) -> None:
+        self.sockets[id(socket)] = socket
+        await hub_for(self.layer, CONTROL_GROUP).join(self)
+
+    async def remove(self, socket: Socket) -> None:
+        self.sockets.pop(id(socket), None)
+        if not self.sockets:
+            await hub_for(self.layer, CONTROL_GROUP).leave(self)
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Control events: ``user.banned`` closes every socket of that account."""
+        if event["type"] == "user.banned":
+            for socket in list(self.sockets.values()):
+                if socket.user_id == event["user_id"]:
+                    socket.local.put_nowait({"type": "user.banned"})
+
+    def tell_all(self, event: dict[str, Any]) -> None:
+        for socket in list(self.sockets.values()):
+            socket.local.put_nowait(event)
 
 
-def hub_for(layer: BaseChannelLayer, group: str) -> RoomHub:
-    """This event loop's hub for ``group`` (hubs are per loop: tests run one loop per test)."""
-    hubs = _hubs.setdefault(asyncio.get_running_loop(), {})
+class _LoopState:
+    def __init__(self) -> None:
+        self.hubs: dict[str, Hub] = {}
+        self.sockets: LocalSockets | None = None
+
+
+_state: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+
+
+def _loop_state() -> _LoopState:
+    # Per event loop: a process runs one (daphne), tests run one per test.
+    return _state.setdefault(asyncio.get_running_loop(), _LoopState())
+
+
+def hub_for(layer: BaseChannelLayer, group: str) -> Hub:
+    hubs = _loop_state().hubs
     hub = hubs.get(group)
     if hub is None or hub.layer is not layer:
-        hub = hubs[group] = RoomHub(layer, group)
+        hub = hubs[group] = Hub(layer, group)
     return hub
 
 
-def reset() -> None:
-    """Forget this loop's subscriptions (the channel layer lost them in an outage): the hubs'
-    sockets are being ended for a reconnect, and the next join subscribes afresh."""
-    for hub in _hubs.get(asyncio.get_running_loop(), {}).values():
-        if hub.task is not None:
-            hub.task.cancel()
-            hub.task = hub.channel = None
+def local_sockets(layer: BaseChannelLayer) -> LocalSockets:
+    state = _loop_state()
+    if state.sockets is None or state.sockets.layer is not layer:
+        state.sockets = LocalSockets(layer)
+    return state.sockets
+
+
+def layer_recovered() -> None:
+    """After a channel-layer outage: resubscribe on next use, and end every open socket for a
+    reconnect (each may have missed events; its reconnect resumes from the database)."""
+    state = _loop_state()
+    for hub in state.hubs.values():
+        hub.forget_subscription()
+    if state.sockets is not None:
+        state.sockets.tell_all({"type": "layer.lost"})

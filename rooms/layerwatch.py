@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
+
+from rooms import fanout
 
 logger = logging.getLogger("rooms.layer")
 
@@ -31,7 +32,6 @@ _watches: dict[tuple[int, int], LayerWatch] = {}
 class LayerWatch:
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
-        self.lost = asyncio.Event()
         self.group = f"probe-{uuid.uuid4().hex}"
         self.task: asyncio.Task[None] | None = None
         self.healthy = True
@@ -39,19 +39,6 @@ class LayerWatch:
     def start(self) -> None:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
-
-    async def wait_lost(self) -> dict[str, Any]:
-        """Resolves (as a consumer event) when the layer comes back from an outage."""
-        event = self.lost
-        await event.wait()
-        return {"type": "layer.lost"}
-
-    def _trip(self) -> None:
-        from rooms import fanout
-
-        fanout.reset()
-        event, self.lost = self.lost, asyncio.Event()
-        event.set()
 
     async def _run(self) -> None:
         interval = settings.ROOMS_LAYER_PROBE_SECONDS
@@ -75,7 +62,7 @@ class LayerWatch:
                 channel = None  # subscribe a fresh probe channel next time
             if ok and not self.healthy:
                 logger.warning("channel layer is back; ending this process's sockets so they reconnect and resume")
-                self._trip()
+                fanout.layer_recovered()
             self.healthy = ok
             await asyncio.sleep(interval)
 
