@@ -192,7 +192,7 @@ ROOMS_ROOM_NAME_MAX_LENGTH = 64
 ROOMS_DISPLAY_NAME_MAX_LENGTH = 32
 ROOMS_MAX_FRAME_BYTES = 64 * 1024
 ROOMS_PAGE_SIZE = 50
-ROOMS_CATCHUP_LIMIT = 100
+ROOMS_CATCHUP_LIMIT = int(env_number("ROOMS_CATCHUP_LIMIT", 100))
 ROOMS_RATE_BURST = env_number("ROOMS_RATE_BURST", 5)
 ROOMS_RATE_PER_SEC = env_number("ROOMS_RATE_PER_SEC", 1)
 # Frames of any kind: a client past this is flooding and is closed with 4008. Off by default when
