@@ -97,12 +97,21 @@ def migrate_template(workdir: Path) -> Path:
     path = workdir / "template.sqlite3"
     if path.exists():
         return path
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DJANGO_DEBUG": "1",
-           "DATABASE_URL": f"sqlite:///{path}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{path}",
+    }
     env.pop("REDIS_URL", None)
     result = subprocess.run(
         [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
@@ -168,6 +177,10 @@ class ServerSet:
             "DATABASE_URL": f"sqlite:///{self.db_path}",
             "ROOMS_RATE_BURST": "0",
             "ROOMS_RATE_PER_SEC": "0",
+            # One machine opens every socket: no per-address cap, no flood limit.
+            "ROOMS_MAX_SOCKETS_PER_ADDRESS": "1000000",
+            "ROOMS_FLOOD_BURST": "0",
+            "ROOMS_FLOOD_PER_SEC": "0",
             "ROOMS_LOG_LEVEL": "INFO",
             "BENCH_LAYER_PREFIX": self.prefix,
             "PYTHONUNBUFFERED": "1",
@@ -188,13 +201,21 @@ class ServerSet:
             with log_path.open("wb") as log:
                 process = subprocess.Popen(
                     [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             self.ports.append(port)
             self.processes.append(process)
             self.log_paths.append(log_path)
-        for port, process in zip(self.ports, self.processes, strict=True):
-            wait_for_port(port, process)
+        try:
+            for port, process in zip(self.ports, self.processes, strict=True):
+                wait_for_port(port, process)
+        except (RuntimeError, TimeoutError) as error:
+            self.stop()
+            tail = "\n".join(self.logs().splitlines()[-15:])
+            raise RuntimeError(f"{self.layer} server did not start: {error}\n{tail}") from None
         return self
 
     def stats(self) -> ProcStats:

@@ -45,7 +45,9 @@ class Hub:
     async def join(self, member: Member) -> None:
         async with self.lock:
             if self.task is None or self.task.done():
-                self.channel = await self.layer.new_channel("hub.")
+                # The default prefix: channels_redis's core layer reads all of a process's channels
+                # through one Redis key per prefix, and two prefixes would starve each other.
+                self.channel = await self.layer.new_channel()
                 await self.layer.group_add(self.group, self.channel)
                 self.task = asyncio.get_running_loop().create_task(self._run(self.channel))
             self.members[id(member)] = member

@@ -48,7 +48,7 @@ class LayerWatch:
             n += 1
             try:
                 if channel is None:
-                    channel = await self.layer.new_channel("probe.")
+                    channel = await self.layer.new_channel()
                 await asyncio.wait_for(self.layer.group_add(self.group, channel), interval)
                 await asyncio.wait_for(self.layer.group_send(self.group, {"type": "probe", "n": n}), interval)
                 while (await asyncio.wait_for(self.layer.receive(channel), interval)).get("n") != n:
