@@ -13,16 +13,17 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from rooms.guards import OriginGuard  # noqa: E402
 from rooms.routing import websocket_urlpatterns  # noqa: E402
+from rooms.socketauth import SocketSessionMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # OriginGuard is Channels' AllowedHostsOriginValidator, refusing with accept-then-close 4003.
-        "websocket": OriginGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # OriginGuard: Channels' AllowedHostsOriginValidator, refusing with accept-then-close 4003.
+        # SocketSessionMiddleware: AuthMiddlewareStack's session and user, without its per-send shim.
+        "websocket": OriginGuard(SocketSessionMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

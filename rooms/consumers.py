@@ -254,14 +254,14 @@ class RoomConsumer(GuardedConsumer):
             return  # not resumed yet: the resume reads this event from the database anyway
         if event["type"] == "room.removal":
             # A moderator hid or deleted a message: remove it (not part of the seq stream).
-            await self.send(text_data=event["html"])
+            await self.base_send(event["frame"])
             return
         seq = event["seq"]
         if seq <= self.cursor:
             return  # a duplicate
         if seq == self.cursor + 1:
             self.cursor = seq
-            await self.send(text_data=event["html"])
+            await self.base_send(event["frame"])  # the hub's shared message: no per-socket work
             return
         # A jump: the layer lost something. Repair from the database in this socket's own task,
         # so the hub never waits on the database for the rest of the room.
@@ -311,4 +311,4 @@ class LobbyConsumer(GuardedConsumer):
 
     async def deliver(self, event: dict[str, Any]) -> None:
         """Called by the lobby hub: rows are whole, so they are forwarded as they are."""
-        await self.send(text_data=event["html"])
+        await self.base_send(event["frame"])

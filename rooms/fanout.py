@@ -98,6 +98,9 @@ class Hub:
     async def _run(self, channel: str) -> None:
         while True:
             event = await self.layer.receive(channel)
+            if "html" in event:
+                # The ASGI message, built once: daphne does not modify what it is given to send.
+                event["frame"] = {"type": "websocket.send", "text": event["html"]}
             # A plain loop: daphne's send does not suspend, so one event reaches every local
             # socket without a task switch per socket.
             for member in list(self.members.values()):
