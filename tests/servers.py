@@ -125,3 +125,89 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+class FlakyNetwork:
+    """A TCP relay between browsers and daphne whose cable can be pulled: ``drop()`` cuts every
+    connection at once (no WebSocket close frame: the browser sees 1006) and refuses new ones,
+    as a lost network does; ``restore()`` plugs it back in."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self.lock = threading.Lock()
+        self.connections: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def restore(self) -> FlakyNetwork:
+        import threading
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        self.thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self.thread.start()
+        return self
+
+    def drop(self) -> None:
+        import struct
+
+        if self.listener is not None:
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked on it
+            except OSError:
+                pass
+            self.listener.close()
+            self.listener = None
+            if self.thread is not None:
+                self.thread.join(timeout=5)
+        with self.lock:
+            for conn in self.connections:
+                try:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.shutdown(socket.SHUT_RDWR)  # also wakes the relay threads blocked on it
+                    conn.close()
+                except OSError:
+                    pass
+            self.connections.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # dropped
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.close()
+                except OSError:
+                    pass

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect, 
 from rooms import writes
 from rooms.identity import Author
 from rooms.models import Room
-from tests.servers import Daphne
+from tests.servers import Daphne, FlakyNetwork, RedisServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -478,3 +478,71 @@ def test_pages_carry_a_content_security_policy_and_htmx_runs_no_scripts_or_eval(
     assert "script-src 'self';" in policy
     assert page.evaluate("htmx.config.allowScriptTags") is False
     assert page.evaluate("htmx.config.allowEval") is False
+
+
+def test_a_network_drop_ends_in_a_reconnect_and_the_missed_message(person, browser, server):
+    room = writes.get_or_create_room("flaky")[0]
+    network = FlakyNetwork(server.port).restore()
+    try:
+        context = browser.new_context(base_url=network.url)
+        behind_flaky_network = context.new_page()
+        behind_flaky_network.goto(room_path(room))
+        live(behind_flaky_network)
+        mark(behind_flaky_network)
+        old = socket_id(behind_flaky_network)
+        direct = live(person(room_path(room)))
+
+        network.drop()
+        expect(behind_flaky_network.locator("#connection")).to_have_attribute("data-state", "connecting")
+        say(direct, "sent while the other one was offline")
+        network.restore()
+
+        expect(behind_flaky_network.locator("#connection")).not_to_have_attribute(
+            "data-socket", old, timeout=RECONNECT_TIMEOUT_MS
+        )
+        live(behind_flaky_network)
+        expect(behind_flaky_network.locator("#messages .message-text")).to_have_text(
+            ["sent while the other one was offline"]
+        )
+        assert seqs(behind_flaky_network) == [1]
+        assert not_reloaded(behind_flaky_network)
+        context.close()
+    finally:
+        network.drop()
+
+
+@pytest.mark.redis
+def test_a_redis_restart_ends_in_reconnects_and_the_missed_message(browser, transactional_db):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = RedisServer().start()
+    servers = [Daphne(env={"REDIS_URL": redis.url}).start() for _ in range(2)]
+    try:
+        room = writes.get_or_create_room("redis restart")[0]
+        pages = []
+        for server in servers:  # one page on each process
+            page = browser.new_context(base_url=server.url).new_page()
+            page.goto(room_path(room))
+            pages.append(live(page))
+            mark(page)
+        sockets = [socket_id(page) for page in pages]
+
+        redis.stop()
+        say(pages[0], "posted while Redis was down")  # stored; its broadcast is lost
+        redis.start()  # empty: no subscriptions, no groups
+
+        for page, old in zip(pages, sockets, strict=True):
+            expect(page.locator("#connection")).not_to_have_attribute("data-socket", old, timeout=RECONNECT_TIMEOUT_MS)
+            live(page)
+            expect(page.locator("#messages .message-text")).to_have_text(["posted while Redis was down"])
+            assert seqs(page) == [1]
+            assert not_reloaded(page)
+        say(pages[1], "and after")
+        for page in pages:
+            expect(page.locator("#messages .message-text")).to_have_text(["posted while Redis was down", "and after"])
+        for page in pages:
+            page.context.close()
+    finally:
+        for server in servers:
+            server.cleanup()
+        redis.stop()
