@@ -77,6 +77,15 @@ class Server:
     process: subprocess.Popen | None = None
 
 
+def stop(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # the tutorial's sync consumers can hang daphne's shutdown
+        server.process.kill()
+        server.process.wait()
+
+
 def start_madang(workdir: Path) -> Server:
     port = free_port()
     env = {
@@ -269,9 +278,12 @@ async def idle_capacity(server: Server, count: int) -> float:
 
 
 async def run(args: argparse.Namespace) -> list[dict]:
-    workdir = Path(tempfile.mkdtemp(prefix="madang-compare-"))
     rows = []
-    for start in (lambda: start_madang(workdir), lambda: start_tutorial(args.redis_url), start_ceiling):
+    for start in (
+        lambda: start_madang(Path(tempfile.mkdtemp(prefix="madang-compare-"))),
+        lambda: start_tutorial(args.redis_url),
+        start_ceiling,
+    ):
         server = start()
         try:
             clients = await connect_all(server, args.clients)
@@ -281,13 +293,17 @@ async def run(args: argparse.Namespace) -> list[dict]:
                 print(json.dumps(row), flush=True)
             for client in clients:
                 await client.socket.close()
-            await asyncio.sleep(1)
+        finally:
+            stop(server)
+        # Idle memory on a fresh process: after a load phase, freed memory would be reused and
+        # the growth per socket would read too low.
+        server = start()
+        try:
             kb = await idle_capacity(server, args.idle)
             rows.append({"server": server.name, "mode": "idle", "clients": args.idle, "kb_per_socket": kb})
             print(json.dumps(rows[-1]), flush=True)
         finally:
-            server.process.terminate()
-            server.process.wait()
+            stop(server)
     return rows
 
 
