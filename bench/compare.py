@@ -23,7 +23,6 @@ import json
 import os
 import re
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,14 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
+if __package__ in (None, ""):  # run as a script (bench/compare.py): make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import servers
+
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = re.compile(r'<p class="message-text" dir="auto">(bench [^<]*)</p>')
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -57,17 +55,6 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(port)
-
-
 @dataclass
 class Server:
     name: str
@@ -75,6 +62,23 @@ class Server:
     origin: str
     html: bool  # Madang speaks HTML fragments and wants a resume frame
     process: subprocess.Popen | None = None
+
+
+def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start a server process on a free port (``{port}`` in ``args``) and wait until it listens."""
+    port = servers.free_port()
+    process = subprocess.Popen(
+        [sys.executable, *(arg.format(port=port) for arg in args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    servers.wait_for_port(port, process)
+    return port, process
+
+
+DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
 
 
 def stop(server: Server) -> None:
@@ -87,7 +91,6 @@ def stop(server: Server) -> None:
 
 
 def start_madang(workdir: Path) -> Server:
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir / 'madang.sqlite3'}",
@@ -104,14 +107,7 @@ def start_madang(workdir: Path) -> Server:
         "from rooms.writes import get_or_create_room;get_or_create_room('bench')"
     )
     subprocess.run([sys.executable, "-c", setup], cwd=ROOT, env=env, check=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port)
+    port, process = spawn([*DAPHNE, "project.asgi:application"], env)
     return Server(
         "Madang (daphne, in-memory layer)",
         f"ws://127.0.0.1:{port}/ws/rooms/bench/",
@@ -122,16 +118,8 @@ def start_madang(workdir: Path) -> Server:
 
 
 def start_tutorial(redis_url: str) -> Server:
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "BENCH_LAYER_PREFIX": f"tutorial-{port}"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.baselines.tutorial:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port)
+    env = {**os.environ, "REDIS_URL": redis_url, "BENCH_LAYER_PREFIX": f"tutorial-{time.monotonic_ns()}"}
+    port, process = spawn([*DAPHNE, "bench.baselines.tutorial:application"], env)
     return Server(
         "Channels tutorial (sync consumer, JSON, Redis core)",
         f"ws://127.0.0.1:{port}/ws/chat/bench/",
@@ -142,14 +130,7 @@ def start_tutorial(redis_url: str) -> Server:
 
 
 def start_ceiling() -> Server:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "baselines" / "ceiling.py"), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port)
+    port, process = spawn([str(ROOT / "bench" / "baselines" / "ceiling.py"), "--port", "{port}"])
     return Server(
         "bare websockets broadcast (ceiling)", f"ws://127.0.0.1:{port}/", f"http://127.0.0.1:{port}", False, process
     )

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,13 +27,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (bench/pages.py): make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import servers
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fill(db_url: str, count: int) -> str:
@@ -104,7 +102,7 @@ def main() -> None:
 
     results = {}
     for limit in (None, args.missed):
-        port = free_port()
+        port = servers.free_port()
         env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_DEBUG": "1", "ROOMS_LOG_LEVEL": "WARNING"}
         if limit:
             env["ROOMS_CATCHUP_LIMIT"] = str(limit)
@@ -117,12 +115,7 @@ def main() -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    timed_get(f"{base}/static/favicon.svg")
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            servers.wait_for_port(port, server)
             if limit is None:
                 timed_get(f"{base}/rooms/{slug}/")  # warm up (templates, connections)
                 results[f"room page (latest 50 of {args.messages})"] = summary(

@@ -20,34 +20,50 @@ LOBBY_GROUP = "lobby"
 
 
 def message_posted(message: Message) -> None:
+    # Both events in one hop to the event loop: the writer's database thread waits for it.
     _group_send(
-        message.room.group_name,
-        {"type": "room.event", "seq": message.seq, "html": fragments.message_event(message)},
+        (
+            message.room.group_name,
+            {"type": "room.event", "seq": message.seq, "html": fragments.message_event(message)},
+        ),
+        _lobby_event(message.room),
     )
-    room_changed(message.room)
 
 
 def message_removed(room: Room, message_id: int) -> None:
     """A moderator hid or deleted a message. Not a seq event: it changes no cursor."""
-    _group_send(room.group_name, {"type": "room.removal", "html": fragments.message_removed(message_id)})
+    _group_send((room.group_name, {"type": "room.removal", "html": fragments.message_removed(message_id)}))
 
 
 def account_banned(user_id: int) -> None:
     """Close every open socket of a deactivated account (in every process)."""
-    _group_send(fanout.CONTROL_GROUP, {"type": "user.banned", "user_id": user_id})
+    _group_send((fanout.CONTROL_GROUP, {"type": "user.banned", "user_id": user_id}))
 
 
 def room_changed(room: Room, *, created: bool = False) -> None:
-    _group_send(LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room, created=created)})
+    _group_send(_lobby_event(room, created=created))
 
 
-def _group_send(group: str, event: dict[str, object]) -> None:
+def _lobby_event(room: Room, *, created: bool = False) -> tuple[str, dict[str, object]]:
+    return LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room, created=created)}
+
+
+def _group_send(*sends: tuple[str, dict[str, object]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def publish() -> None:
+        for group, event in sends:
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                # The write has committed; sockets repair a missed event from the database on
+                # their next event or reconnect, so a layer outage must not turn a saved message
+                # into an error.
+                logger.exception("broadcast to %s failed", group)
+
     try:
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(publish)()
     except Exception:
-        # The write has committed; sockets repair a missed event from the database on their next
-        # event or reconnect, so a layer outage must not turn a saved message into an error.
-        logger.exception("broadcast to %s failed", group)
+        logger.exception("broadcast failed")

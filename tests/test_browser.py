@@ -103,6 +103,12 @@ def socket_id(page: Page) -> str:
     return value
 
 
+def reconnected(page: Page, old_socket: str) -> Page:
+    """Wait until the page has a new socket (it reconnected by itself) and it is live again."""
+    expect(page.locator("#connection")).not_to_have_attribute("data-socket", old_socket, timeout=RECONNECT_TIMEOUT_MS)
+    return live(page)
+
+
 def messages(page: Page) -> Locator:
     return page.locator("#messages article.message")
 
@@ -281,8 +287,7 @@ def test_after_a_server_restart_open_pages_reconnect_by_themselves_and_show_what
     server.start()  # same port
 
     for page, old in zip(pages, sockets, strict=True):
-        expect(page.locator("#connection")).not_to_have_attribute("data-socket", old, timeout=RECONNECT_TIMEOUT_MS)
-        live(page)
+        reconnected(page, old)
         expect(page.locator("#messages .message-text")).to_have_text(["while the server was down"])
         assert seqs(page) == [1]
         assert not_reloaded(page)
@@ -412,8 +417,7 @@ def test_a_socket_past_its_maximum_age_reconnects_by_itself_and_keeps_chatting(b
         live(page)
         first = socket_id(page)
         mark(page)
-        expect(page.locator("#connection")).not_to_have_attribute("data-socket", first, timeout=RECONNECT_TIMEOUT_MS)
-        live(page)
+        reconnected(page, first)
         say(page, "after the rotation")
         expect(page.locator("#messages .message-text")).to_have_text(["after the rotation"])
         assert not_reloaded(page)
@@ -497,10 +501,7 @@ def test_a_network_drop_ends_in_a_reconnect_and_the_missed_message(person, brows
         say(direct, "sent while the other one was offline")
         network.restore()
 
-        expect(behind_flaky_network.locator("#connection")).not_to_have_attribute(
-            "data-socket", old, timeout=RECONNECT_TIMEOUT_MS
-        )
-        live(behind_flaky_network)
+        reconnected(behind_flaky_network, old)
         expect(behind_flaky_network.locator("#messages .message-text")).to_have_text(
             ["sent while the other one was offline"]
         )
@@ -532,8 +533,7 @@ def test_a_redis_restart_ends_in_reconnects_and_the_missed_message(browser, tran
         redis.start()  # empty: no subscriptions, no groups
 
         for page, old in zip(pages, sockets, strict=True):
-            expect(page.locator("#connection")).not_to_have_attribute("data-socket", old, timeout=RECONNECT_TIMEOUT_MS)
-            live(page)
+            reconnected(page, old)
             expect(page.locator("#messages .message-text")).to_have_text(["posted while Redis was down"])
             assert seqs(page) == [1]
             assert not_reloaded(page)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import socket
 from urllib.parse import urlparse
 
 import pytest
-from websockets.asyncio.client import connect
 
 from rooms import writes
 from rooms.models import Message
 from tests.servers import Daphne
+from tests.wsclient import PageSocket
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -47,49 +45,18 @@ def two_servers():
             server.cleanup()
 
 
-class Client:
-    """A page's socket as the htmx ws extension drives it: origin header, resume, ws-send frames."""
-
-    def __init__(self, server: Daphne, slug: str) -> None:
-        self.server, self.slug = server, slug
-        self.seqs: list[int] = []
-
-    async def __aenter__(self) -> Client:
-        self.socket = await connect(
-            f"{self.server.ws_url}/ws/rooms/{self.slug}/", origin=self.server.url, open_timeout=10
-        )
-        await self.socket.send(json.dumps({"cursor": "0", "HEADERS": {"HX-Request": "true"}}))
-        reply = await asyncio.wait_for(self.socket.recv(), 10)
-        assert 'data-state="live"' in reply
-        self.seqs += [int(s) for s in re.findall(r'data-seq="(\d+)"', reply)]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.socket.close()
-
-    async def say(self, text: str, nonce: str = "") -> None:
-        await self.socket.send(json.dumps({"message": text, "nonce": nonce}))
-
-    async def collect_until(self, last_seq: int, timeout: float = 15) -> list[int]:
-        async def run() -> None:
-            while not self.seqs or self.seqs[-1] < last_seq:
-                frame = await self.socket.recv()
-                self.seqs += [int(s) for s in re.findall(r'data-seq="(\d+)"', frame)]
-
-        await asyncio.wait_for(run(), timeout)
-        return self.seqs
-
-
 def test_two_daphne_processes_deliver_each_others_messages_both_ways(two_servers):
     room = writes.get_or_create_room("한국어 방")[0]
     a, b = two_servers
 
     async def scenario() -> None:
-        async with Client(a, room.slug) as on_a, Client(b, room.slug) as on_b:
-            await on_a.say("from A")
-            assert await on_b.collect_until(1) == [1]
-            await on_b.say("from B")
-            assert await on_a.collect_until(2) == [1, 2]
+        on_a, on_b = await PageSocket(a.url, room.slug).start(), await PageSocket(b.url, room.slug).start()
+        await on_a.say("from A")
+        assert await on_b.wait_for_seq(1) == [1]
+        await on_b.say("from B")
+        assert await on_a.wait_for_seq(2) == [1, 2]
+        for page in (on_a, on_b):
+            await page.stop()
 
     asyncio.run(scenario())
     assert list(Message.objects.order_by("seq").values_list("text", flat=True)) == ["from A", "from B"]
@@ -101,9 +68,9 @@ def test_concurrent_senders_on_two_processes_all_see_the_same_gap_free_sequence(
     total = per_client * clients_per_server * 2
 
     async def scenario() -> list[list[int]]:
-        clients = [Client(server, room.slug) for server in two_servers for _ in range(clients_per_server)]
+        clients = [PageSocket(server.url, room.slug) for server in two_servers for _ in range(clients_per_server)]
         for client in clients:
-            await client.__aenter__()
+            await client.start()
         try:
             await asyncio.gather(
                 *(
@@ -112,10 +79,10 @@ def test_concurrent_senders_on_two_processes_all_see_the_same_gap_free_sequence(
                     for i in range(per_client)
                 )
             )
-            return await asyncio.gather(*(client.collect_until(total) for client in clients))
+            return await asyncio.gather(*(client.wait_for_seq(total) for client in clients))
         finally:
             for client in clients:
-                await client.__aexit__()
+                await client.stop()
 
     seen = asyncio.run(scenario())
     history = list(Message.objects.filter(room=room).order_by("seq").values_list("seq", flat=True))
@@ -130,10 +97,13 @@ def test_a_quiet_room_stays_connected_for_longer_than_the_redis_read_timeout(two
     a, b = two_servers
 
     async def scenario() -> None:
-        async with Client(a, room.slug) as listener, Client(b, room.slug) as speaker:
-            await asyncio.sleep(12)  # the point of the test is the silence itself
-            await speaker.say("still there?")
-            assert await listener.collect_until(1) == [1]
+        listener, speaker = await PageSocket(a.url, room.slug).start(), await PageSocket(b.url, room.slug).start()
+        await asyncio.sleep(12)  # the point of the test is the silence itself
+        await speaker.say("still there?")
+        assert await listener.wait_for_seq(1) == [1]
+        assert listener.opens == 1  # and the idle socket was never dropped on the way
+        for page in (listener, speaker):
+            await page.stop()
 
     asyncio.run(scenario())
 

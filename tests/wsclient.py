@@ -71,9 +71,9 @@ class PageSocket:
         if 'data-state="live"' in frame:
             self.live.set()
 
-    async def say(self, text: str) -> None:
+    async def say(self, text: str, nonce: str = "") -> None:
         assert self.socket is not None
-        await self.socket.send(json.dumps({"message": text}))
+        await self.socket.send(json.dumps({"message": text, "nonce": nonce}))
 
     async def wait_for_seq(self, seq: int, timeout: float = 20) -> list[int]:
         async def until() -> None:
