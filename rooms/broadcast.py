@@ -11,7 +11,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from rooms import fanout, fragments
+from rooms import fanout, fragments, layerwatch
 from rooms.models import Message, Room
 
 logger = logging.getLogger(__name__)
@@ -58,10 +58,11 @@ def _group_send(*sends: tuple[str, dict[str, object]]) -> None:
             try:
                 await layer.group_send(group, event)
             except Exception:
-                # The write has committed; sockets repair a missed event from the database on
-                # their next event or reconnect, so a layer outage must not turn a saved message
-                # into an error.
+                # The write has committed, so a layer outage must not turn a saved message into an
+                # error: the layer watch sends the event again once the layer is back, and sockets
+                # repair anything else they missed from the database.
                 logger.exception("broadcast to %s failed", group)
+                layerwatch.broadcast_failed(layer, group, event)
 
     try:
         async_to_sync(publish)()

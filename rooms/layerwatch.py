@@ -9,6 +9,11 @@ probe fails and a later one succeeds again, every socket of this process that wa
 the outage is ended with a retryable close: the browser reconnects at once and resumes from the
 database, which has everything.
 
+An outage shorter than the probe interval can slip between two probes, but not past a broadcast:
+when broadcast.py cannot hand an event to the layer, the watch counts that as an outage too, and
+once the layer is back it sends the event again for the other processes' sockets (they drop what
+they already have by its seq), besides ending this process's sockets as above.
+
 The in-memory layer lives in the process and cannot lose a connection; it is not watched.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -28,6 +34,10 @@ logger = logging.getLogger("rooms.layer")
 
 _watches: dict[tuple[int, int], LayerWatch] = {}
 
+# Events kept for sending again after an outage: more than this and the oldest are dropped (the
+# sockets that missed them repair from the database on the room's next message or reconnect).
+UNSENT_LIMIT = 1000
+
 
 class LayerWatch:
     def __init__(self, layer: BaseChannelLayer) -> None:
@@ -35,6 +45,7 @@ class LayerWatch:
         self.group = f"probe-{uuid.uuid4().hex}"
         self.task: asyncio.Task[None] | None = None
         self.healthy = True
+        self.unsent: list[tuple[str, dict[str, Any]]] = []
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -63,8 +74,32 @@ class LayerWatch:
             if ok and not self.healthy:
                 logger.warning("channel layer is back; ending this process's sockets so they reconnect and resume")
                 fanout.layer_recovered()
+                ok = await self._send_again()
             self.healthy = ok
             await asyncio.sleep(interval)
+
+    def broadcast_failed(self, group: str, event: dict[str, Any]) -> None:
+        if self.healthy:
+            logger.warning("a broadcast failed; sockets will reconnect once the channel layer is back")
+        self.healthy = False
+        if event.get("type") == "lobby.event":
+            # A row is the room's whole state when it was rendered: sent late, it could overwrite
+            # a newer one. This process's lobby sockets reload the list when they reconnect.
+            return
+        self.unsent.append((group, event))
+        del self.unsent[:-UNSENT_LIMIT]
+
+    async def _send_again(self) -> bool:
+        """Send what broadcasts could not, in order. False if the layer failed again."""
+        while self.unsent:
+            group, event = self.unsent[0]
+            try:
+                await asyncio.wait_for(self.layer.group_send(group, event), settings.ROOMS_LAYER_PROBE_SECONDS)
+            except Exception as exc:
+                logger.warning("sending a missed broadcast again failed (%s); will retry", exc)
+                return False
+            self.unsent.pop(0)
+        return True
 
     async def _reset(self) -> None:
         """Drop the pub/sub layer's connections so the next probe starts from scratch.
@@ -81,6 +116,15 @@ class LayerWatch:
                 await self.layer.flush()
             except Exception:
                 logger.debug("flush after a failed probe failed too", exc_info=True)
+
+
+def broadcast_failed(layer: BaseChannelLayer, group: str, event: dict[str, Any]) -> None:
+    """broadcast.py could not send ``event``: remember it for the running watch, if any (a watch
+    lives on a server's event loop; a broadcast from elsewhere, such as a management command,
+    has no sockets to repair)."""
+    watch = _watches.get((id(layer), id(asyncio.get_running_loop())))
+    if watch is not None and watch.task is not None and not watch.task.done():
+        watch.broadcast_failed(group, event)
 
 
 def watch_for(layer: BaseChannelLayer | None) -> LayerWatch | None:

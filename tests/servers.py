@@ -95,8 +95,18 @@ class Daphne:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        """Wait until the server has logged ``text``: how a test knows the server noticed a fault."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"daphne :{self.port} did not log {text!r} within {timeout}s")
+            time.sleep(0.05)
+
     def cleanup(self) -> None:
         self.stop()
+        # pytest shows a test's output only when it fails: then the server's side is there too.
+        print(f"--- daphne :{self.port} ---\n" + self.log()[-4000:])
         self.log_path.unlink(missing_ok=True)
 
 

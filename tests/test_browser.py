@@ -530,6 +530,8 @@ def test_a_redis_restart_ends_in_reconnects_and_the_missed_message(browser, tran
 
         redis.stop()
         say(pages[0], "posted while Redis was down")  # stored; its broadcast is lost
+        for server in servers:  # both processes noticed the outage
+            server.wait_for_log("sockets will reconnect once")
         redis.start()  # empty: no subscriptions, no groups
 
         for page, old in zip(pages, sockets, strict=True):

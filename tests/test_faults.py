@@ -8,6 +8,7 @@ import shutil
 import signal
 
 import pytest
+import redis as redis_lib
 
 from rooms import writes
 from rooms.identity import Author
@@ -38,7 +39,6 @@ def daphnes(request):
 
     yield start
     for server in started:
-        print(f"--- daphne :{server.port} ---\n" + server.log()[-4000:])
         server.cleanup()
 
 
@@ -53,7 +53,8 @@ def test_a_redis_restart_ends_in_reconnects_and_a_complete_catch_up(redis_server
         on_b = await PageSocket(b.url, room.slug).start()
         redis_server.stop()
         await on_a.say("posted while Redis is down")  # stored; its broadcast is lost
-        await asyncio.sleep(1.5)
+        for server in (a, b):  # both processes noticed the outage
+            await asyncio.to_thread(server.wait_for_log, "sockets will reconnect once")
         redis_server.start()  # same port, empty: no subscriptions, no groups
         await on_a.wait_for_seq(1)
         await on_b.wait_for_seq(1)
@@ -69,6 +70,37 @@ def test_a_redis_restart_ends_in_reconnects_and_a_complete_catch_up(redis_server
         assert page.seqs == [1, 2]  # exactly once, in order
         assert 1011 in page.closes  # ended by the layer watch with a code browsers retry
         assert page.opens >= 2
+
+
+@pytest.mark.redis
+def test_a_failed_broadcast_is_sent_again_to_processes_that_saw_no_outage(redis_server, daphnes):
+    """Redis refuses PUBLISH for a moment while every subscription stays up (b probes once a
+    minute, so it cannot notice either way): only the failed broadcast knows an event was lost,
+    and its process sends it again once publishing works."""
+    room = writes.get_or_create_room("r")[0]
+    a = daphnes(env={"REDIS_URL": redis_server.url})
+    b = daphnes(env={"REDIS_URL": redis_server.url, "ROOMS_LAYER_PROBE_SECONDS": "60"})
+    admin = redis_lib.Redis.from_url(redis_server.url)
+
+    async def scenario() -> tuple[PageSocket, PageSocket]:
+        on_a = await PageSocket(a.url, room.slug).start()
+        on_b = await PageSocket(b.url, room.slug).start()
+        admin.acl_setuser("default", commands=["-publish"])
+        try:
+            await on_a.say("posted while publishing fails")  # stored; its broadcast fails
+            await asyncio.to_thread(a.wait_for_log, "a broadcast failed")
+        finally:
+            admin.acl_setuser("default", commands=["+publish"])
+        await on_a.wait_for_seq(1)
+        await on_b.wait_for_seq(1)  # nobody posts again: no later event could reveal the gap
+        for page in (on_a, on_b):
+            await page.stop()
+        return on_a, on_b
+
+    on_a, on_b = asyncio.run(scenario())
+    assert on_a.seqs == on_b.seqs == [1]
+    assert 1011 in on_a.closes  # the sender's process resumes its own sockets
+    assert on_b.opens == 1  # b's socket got the event sent again, on the same connection
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
