@@ -239,8 +239,16 @@ class RoomConsumer(GuardedConsumer):
         )
         await self.send(text_data=fragments.sent())
 
-    async def deliver(self, event: dict[str, Any]) -> None:
-        """Called by the room's hub (rooms.fanout) for every event, in layer order."""
+    async def deliver(self, batch: fanout.Batch) -> None:
+        """Called by the room's hub (rooms.fanout) with the events that arrived, in layer order."""
+        if batch.seqs is not None and not self.busy and self.cursor == batch.seqs[0] - 1:
+            self.cursor = batch.seqs[1]
+            await self.base_send(batch.frame)  # the hub's shared message: no per-socket work
+            return
+        for event in batch.events:  # this socket is elsewhere (resuming, repairing, behind)
+            await self._deliver(event)
+
+    async def _deliver(self, event: dict[str, Any]) -> None:
         if self.busy:
             if len(self.pending) >= PENDING_LIMIT:
                 # Bounded: dropping is safe, the next event applied sees the jump and repairs.
@@ -254,14 +262,14 @@ class RoomConsumer(GuardedConsumer):
             return  # not resumed yet: the resume reads this event from the database anyway
         if event["type"] == "room.removal":
             # A moderator hid or deleted a message: remove it (not part of the seq stream).
-            await self.base_send(event["frame"])
+            await self.send(text_data=event["html"])
             return
         seq = event["seq"]
         if seq <= self.cursor:
             return  # a duplicate
         if seq == self.cursor + 1:
             self.cursor = seq
-            await self.base_send(event["frame"])  # the hub's shared message: no per-socket work
+            await self.send(text_data=event["html"])
             return
         # A jump: the layer lost something. Repair from the database in this socket's own task,
         # so the hub never waits on the database for the rest of the room.
@@ -309,6 +317,7 @@ class LobbyConsumer(GuardedConsumer):
         if self.counted and self.flooding():
             await self.close(code=CLOSE_FLOOD)
 
-    async def deliver(self, event: dict[str, Any]) -> None:
+    async def deliver(self, batch: fanout.Batch) -> None:
         """Called by the lobby hub: rows are whole, so they are forwarded as they are."""
-        await self.base_send(event["frame"])
+        if batch.frame is not None:
+            await self.base_send(batch.frame)

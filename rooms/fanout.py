@@ -8,6 +8,13 @@ group) and hands each event, already rendered once for everyone by broadcast.py,
 process's sockets in a plain loop; each socket applies its own rules (``deliver``). Sockets have
 no layer channel at all: what else reaches one socket (a ban, the end of its maximum age, a layer
 outage) arrives through ``LocalSockets`` and the socket's own in-process queue.
+
+Under load, events arrive faster than one can be written to every socket. A hub then hands its
+sockets everything that is waiting as one ``Batch``: one WebSocket frame with the fragments one
+after the other (each is a self-contained set of out-of-band swaps, so htmx applies a batch
+exactly as it would the frames in turn). Nothing waits to fill a batch: a quiet room's events go
+out one by one as they come; only a backlog is coalesced, so the cost of a send is shared by
+more messages exactly when the room is busiest (bench/README.md).
 """
 
 from __future__ import annotations
@@ -23,9 +30,30 @@ logger = logging.getLogger("rooms.fanout")
 
 CONTROL_GROUP = "madang-control"
 
+# Events per batch at most: bounds a frame's size (a message fragment is about 1 KB).
+MAX_BATCH = 100
+
+
+class Batch:
+    """Events a hub hands to its sockets at once, in layer order, and the one ASGI message that
+    sends all of their fragments (built once, shared by every socket: daphne does not modify
+    what it is given to send)."""
+
+    __slots__ = ("events", "frame", "seqs")
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+        html = [event["html"] for event in events if "html" in event]
+        self.frame = {"type": "websocket.send", "text": "".join(html)} if html else None
+        # The seq range, when the batch is nothing but consecutive new messages (the usual case):
+        # a socket whose cursor is just before it takes the whole frame as it is.
+        seqs = [event.get("seq") for event in events if event["type"] == "room.event"]
+        consecutive = len(seqs) == len(events) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        self.seqs = (seqs[0], seqs[-1]) if consecutive else None
+
 
 class Member(Protocol):
-    async def deliver(self, event: dict[str, Any]) -> None: ...
+    async def deliver(self, batch: Batch) -> None: ...
 
 
 class Inbox:
@@ -64,26 +92,34 @@ class Hub:
         self.group = group
         self.members: dict[int, Member] = {}  # insertion-ordered; keyed by id() for O(1) leave
         self.channel: str | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.tasks: tuple[asyncio.Task[None], ...] = ()
         self.lock = asyncio.Lock()
+        self.backlog: list[dict[str, Any]] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self.tasks) and not any(task.done() for task in self.tasks)
 
     async def join(self, member: Member) -> None:
         async with self.lock:
-            if self.task is None or self.task.done():
+            if not self.subscribed:
+                self._stop()
                 # The default prefix: channels_redis's core layer reads all of a process's channels
                 # through one Redis key per prefix, and two prefixes would starve each other.
                 self.channel = await self.layer.new_channel()
                 await self.layer.group_add(self.group, self.channel)
-                self.task = asyncio.get_running_loop().create_task(self._run(self.channel))
+                loop = asyncio.get_running_loop()
+                self.tasks = (loop.create_task(self._receive(self.channel)), loop.create_task(self._fan_out()))
             self.members[id(member)] = member
 
     async def leave(self, member: Member) -> None:
         async with self.lock:
             self.members.pop(id(member), None)
-            if self.members or self.task is None:
+            if self.members or not self.tasks:
                 return
-            task, channel, self.task, self.channel = self.task, self.channel, None, None
-            task.cancel()
+            channel = self.channel
+            self._stop()
             try:
                 await self.layer.group_discard(self.group, channel)
             except Exception:
@@ -91,23 +127,36 @@ class Hub:
 
     def forget_subscription(self) -> None:
         """The layer lost it in an outage: the next join subscribes afresh."""
-        if self.task is not None:
-            self.task.cancel()
-            self.task = self.channel = None
+        self._stop()
 
-    async def _run(self, channel: str) -> None:
+    def _stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self.tasks, self.channel, self.backlog = (), None, []
+
+    async def _receive(self, channel: str) -> None:
+        # While the fan-out task writes to sockets, events pile up in the layer's queue; this
+        # takes all of them in one go (a receive from a non-empty queue does not suspend).
         while True:
-            event = await self.layer.receive(channel)
-            if "html" in event:
-                # The ASGI message, built once: daphne does not modify what it is given to send.
-                event["frame"] = {"type": "websocket.send", "text": event["html"]}
-            # A plain loop: daphne's send does not suspend, so one event reaches every local
-            # socket without a task switch per socket.
+            self.backlog.append(await self.layer.receive(channel))
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(None)
+
+    async def _fan_out(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.backlog:
+                self.waiter = loop.create_future()
+                await self.waiter
+            batch = Batch(self.backlog[:MAX_BATCH])
+            del self.backlog[:MAX_BATCH]
+            # A plain loop: daphne's send does not suspend, so a batch reaches every local socket
+            # without a task switch per socket.
             for member in list(self.members.values()):
                 try:
-                    await member.deliver(event)
+                    await member.deliver(batch)
                 except Exception:
-                    logger.exception("delivering %s to a socket failed", event.get("type"))
+                    logger.exception("delivering %d events to a socket failed", len(batch.events))
 
 
 class LocalSockets:
@@ -126,12 +175,13 @@ class LocalSockets:
         if not self.sockets:
             await hub_for(self.layer, CONTROL_GROUP).leave(self)
 
-    async def deliver(self, event: dict[str, Any]) -> None:
+    async def deliver(self, batch: Batch) -> None:
         """Control events: ``user.banned`` closes every socket of that account."""
-        if event["type"] == "user.banned":
-            for socket in list(self.sockets.values()):
-                if socket.user_id == event["user_id"]:
-                    socket.local.put_nowait({"type": "user.banned"})
+        for event in batch.events:
+            if event["type"] == "user.banned":
+                for socket in list(self.sockets.values()):
+                    if socket.user_id == event["user_id"]:
+                        socket.local.put_nowait({"type": "user.banned"})
 
     def tell_all(self, event: dict[str, Any]) -> None:
         for socket in list(self.sockets.values()):

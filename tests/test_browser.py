@@ -12,6 +12,7 @@ sent through the server, by a browser.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -62,9 +63,7 @@ def no_broadcasts_from_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None
 def server(transactional_db: None) -> Iterator[Daphne]:
     daphne = Daphne().start()
     yield daphne
-    # Shown by pytest only when the test failed.
-    print(f"--- daphne :{daphne.port} ---\n" + daphne.log()[-6000:])
-    daphne.cleanup()
+    daphne.cleanup()  # prints the server's log, which pytest shows when the test failed
 
 
 @pytest.fixture
@@ -193,6 +192,45 @@ def test_a_korean_named_room_made_in_the_lobby_has_an_encoded_url_its_exact_name
     for page in (alice, bob):
         expect(page.locator("#messages .message-text")).to_have_text(["안녕하세요", "네, 안녕하세요!"])
         assert seqs(page) == [1, 2]
+
+
+def test_a_backlog_sent_as_one_frame_shows_every_message_once_and_in_order(person, browser, server):
+    """Under load a room's hub sends each socket everything waiting as one frame (rooms.fanout).
+    Here bob's frames are held until three messages are waiting, then joined as the hub joins
+    them: htmx applies every fragment of the frame, in order."""
+    room = writes.get_or_create_room("busy")[0]
+    alice = live(person(room_path(room)))
+    held: list[str] = []
+
+    def join_three(ws: WebSocketRoute) -> None:
+        to_server = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if isinstance(frame, str) and 'class="message' in frame and len(held) < 3:
+                held.append(frame)
+                if len(held) == 3:
+                    ws.send("".join(held))
+                return
+            ws.send(frame)
+
+        to_server.on_message(from_server)
+
+    context = browser.new_context(base_url=server.url)
+    bob = context.new_page()
+    bob.route_web_socket(re.compile(r"/ws/rooms/"), join_three)
+    bob.goto(room_path(room))
+    live(bob)
+    for text in ("하나", "둘", "셋"):
+        say(alice, text)
+    expect(messages(bob)).to_have_count(3)
+    assert len(held) == 3  # they came as the one joined frame
+    assert texts(bob) == ["하나", "둘", "셋"]
+    assert seqs(bob) == [1, 2, 3]
+    expect(bob.locator("#cursor")).to_have_value("3")
+    say(alice, "넷")  # and the stream goes on from there, nothing twice
+    expect(messages(bob)).to_have_count(4)
+    assert seqs(bob) == [1, 2, 3, 4]
+    context.close()
 
 
 def test_a_reload_shows_the_history_in_order(person):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -240,6 +241,39 @@ async def test_a_duplicated_layer_event_is_shown_once(browser_headers):
     await layer.group_send(room.group_name, {"type": "room.event", "seq": 1, "html": first})
     assert await alice.receive_nothing(timeout=0.3)
     await alice.disconnect()
+
+
+async def test_a_backlog_of_events_reaches_a_socket_as_one_frame_in_order(browser_headers, monkeypatch):
+    room = await create_room("r")
+    alice, _ = await join(room, browser_headers())
+    layer = get_channel_layer()
+    deliver, held = layer.group_send, []
+
+    async def hold_room_events(group: str, message: dict) -> None:
+        if message.get("type") == "room.event":
+            held.append((group, message))
+            return
+        await deliver(group, message)
+
+    monkeypatch.setattr(layer, "group_send", hold_room_events)
+    await post(room, "one")
+    await post(room, "two")
+    carol, resumed = await join(room, browser_headers())  # opened now: "one" and "two" come from the database
+    assert seqs(resumed) == [1, 2]
+    await post(room, "three")
+    # A busy room: three events reach the layer, in order, before the room's hub runs again.
+    await asyncio.gather(*(deliver(group, message) for group, message in held))
+
+    batch = await alice.receive_from(timeout=5)
+    assert seqs(batch) == [1, 2, 3]
+    assert batch.count('id="messages"') == 3 and batch.count('id="cursor"') == 3  # fragments, as rendered
+    assert re.findall(r'id="cursor"[^>]*value="(\d+)"', batch)[-1] == "3"  # the last swap wins
+    assert await alice.receive_nothing(timeout=0.3)
+    # A socket elsewhere in the stream takes the events one by one: only "three" is new to her.
+    assert seqs(await carol.receive_from(timeout=5)) == [3]
+    assert await carol.receive_nothing(timeout=0.3)
+    await alice.disconnect()
+    await carol.disconnect()
 
 
 async def test_missing_more_than_the_catch_up_limit_resets_to_the_latest_page(browser_headers, settings):
