@@ -25,6 +25,7 @@ import weakref
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
+from django.conf import settings
 
 logger = logging.getLogger("rooms.fanout")
 
@@ -81,8 +82,13 @@ class Inbox:
         return await self.waiter
 
 
+class LocalQueue(Protocol):
+    def put_nowait(self, event: dict[str, Any]) -> None: ...
+
+
 class Socket(Protocol):
-    local: Inbox
+    local: LocalQueue  # an Inbox, or the server's own receive queue (rooms.consumers)
+    expires_at: float | None
     user_id: int | None
 
 
@@ -160,15 +166,33 @@ class Hub:
 
 
 class LocalSockets:
-    """This process's open sockets (on one event loop), for events addressed to some or all."""
+    """This process's open sockets (on one event loop), for events addressed to some or all, and
+    the end of each one's maximum age (``socket.expires_at``, event-loop time): one sweep for all
+    of them instead of a timer per socket."""
 
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
         self.sockets: dict[int, Socket] = {}
+        self.sweeper: asyncio.Task[None] | None = None
 
     async def add(self, socket: Socket) -> None:
         self.sockets[id(socket)] = socket
+        if socket.expires_at is not None and (self.sweeper is None or self.sweeper.done()):
+            self.sweeper = asyncio.get_running_loop().create_task(self._expire())
         await hub_for(self.layer, CONTROL_GROUP).join(self)
+
+    async def _expire(self) -> None:
+        # A twentieth of the maximum age between sweeps (at most 30 s): late by that much at
+        # worst, which the ages' own spread (rooms.consumers) dwarfs.
+        interval = min(30.0, max(0.05, settings.ROOMS_MAX_SOCKET_AGE / 20))
+        loop = asyncio.get_running_loop()
+        while self.sockets:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for socket in list(self.sockets.values()):
+                if socket.expires_at is not None and socket.expires_at <= now:
+                    socket.expires_at = None
+                    socket.local.put_nowait({"type": "socket.expire"})
 
     async def remove(self, socket: Socket) -> None:
         self.sockets.pop(id(socket), None)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 
 class TokenBucket:
+    __slots__ = ("capacity", "clock", "enabled", "rate", "tokens", "updated")  # one or two per open socket
+
     def __init__(self, burst: float, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         # Either value 0 switches the limit off (ROOMS_RATE_BURST=0 / ROOMS_RATE_PER_SEC=0).
         self.enabled = burst > 0 and per_second > 0

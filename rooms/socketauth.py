@@ -24,6 +24,10 @@ class SocketSessionMiddleware:
         self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        # This frame stays suspended for the socket's lifetime: it keeps no locals of its own.
+        return await self.inner(await self.with_session(scope), receive, send)
+
+    async def with_session(self, scope: dict[str, Any]) -> dict[str, Any]:
         cookies: dict[str, str] = {}
         for name, value in scope.get("headers", []):
             if name == b"cookie":
@@ -32,4 +36,4 @@ class SocketSessionMiddleware:
         session = self.session_store(cookies.get(settings.SESSION_COOKIE_NAME))
         scope = dict(scope, cookies=cookies, session=session)
         scope["user"] = await get_user(scope)  # loads the session in the database thread
-        return await self.inner(scope, receive, send)
+        return scope

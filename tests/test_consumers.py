@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 from channels.db import database_sync_to_async
@@ -32,16 +33,26 @@ def stored(room: Room) -> list[tuple[int, str]]:
     return list(Message.objects.in_room(room).order_by("seq").values_list("seq", "text"))
 
 
-async def open_socket(path: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+async def other_server(scope: dict, receive: Callable, send: Callable) -> None:
+    """The app under a server whose ``receive`` is not a bare ``asyncio.Queue.get`` (consumers
+    then keep their own inbox for events from inside the process)."""
+    await application(scope, lambda: receive(), send)
+
+
+async def open_socket(
+    path: str, headers: list[tuple[bytes, bytes]], app: Callable = application
+) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(app, path, headers=headers)
     connected, _ = await communicator.connect(timeout=5)
     assert connected
     return communicator
 
 
-async def join(room: Room, headers: list[tuple[bytes, bytes]], cursor: int = 0) -> tuple[WebsocketCommunicator, str]:
+async def join(
+    room: Room, headers: list[tuple[bytes, bytes]], cursor: int = 0, app: Callable = application
+) -> tuple[WebsocketCommunicator, str]:
     """Open a room socket and send the resume frame exactly as htmx's ws-send does."""
-    communicator = await open_socket(f"/ws/rooms/{room.slug}/", headers)
+    communicator = await open_socket(f"/ws/rooms/{room.slug}/", headers, app)
     await communicator.send_to(json.dumps({"cursor": str(cursor), "HEADERS": {"HX-Request": "true"}}))
     reply = await communicator.receive_from(timeout=5)
     assert 'data-state="live"' in reply
@@ -161,6 +172,21 @@ async def test_invalid_frames_get_an_error_to_the_sender_only_and_the_socket_sta
     await bob.disconnect()
 
 
+async def test_what_one_socket_sees_is_in_its_pages_language(browser_headers, settings):
+    room = await create_room("r")
+    korean = [*browser_headers(), (b"accept-language", b"ko-KR,ko;q=0.9")]
+    socket, _ = await join(room, korean)
+    await socket.send_to(json.dumps({"message": "x" * (settings.ROOMS_MESSAGE_MAX_LENGTH + 1)}))
+    assert "메시지는 최대" in await socket.receive_from(timeout=5)  # a message formatted by validation
+    await socket.send_to(bytes_data=b"\x00")
+    assert "바이너리 프레임은 받지 않습니다" in await socket.receive_from(timeout=5)
+    await socket.send_to(json.dumps({"message": "안녕"}))
+    frames = [await socket.receive_from(timeout=5) for _ in range(2)]  # the message, and the acknowledgement
+    acknowledgement = next(frame for frame in frames if 'id="composer-text"' in frame)
+    assert "메시지를 입력하세요" in acknowledgement  # the fresh composer's placeholder
+    await socket.disconnect()
+
+
 async def test_a_binary_frame_gets_an_error_and_the_socket_stays_open(browser_headers):
     room = await create_room("r")
     alice, _ = await join(room, browser_headers())
@@ -210,9 +236,10 @@ async def test_a_socket_without_a_session_chats_under_a_guest_name(browser_heade
     await anonymous.disconnect()
 
 
-async def test_a_skipped_seq_is_repaired_from_the_database(browser_headers, monkeypatch):
+@pytest.mark.parametrize("app", [application, other_server], ids=["daphne-like", "other-server"])
+async def test_a_skipped_seq_is_repaired_from_the_database(browser_headers, monkeypatch, app):
     room = await create_room("r")
-    alice, _ = await join(room, browser_headers())
+    alice, _ = await join(room, browser_headers(), app=app)
     layer = get_channel_layer()
     deliver = layer.group_send
 
