@@ -1,18 +1,39 @@
-"""Madang against the Channels tutorial's design and a bare ``websockets`` ceiling, side by side.
+"""Madang against the Channels tutorial's design and a bare ``websockets`` ceiling, side by side,
+in every shape the fan-out issue names. One command:
 
-    .venv/bin/python bench/compare.py [--clients 1000] [--idle 2000] [--duration 10]
+    .venv/bin/python bench/compare.py                 # everything, about 30 minutes
+    .venv/bin/python bench/compare.py --quick         # 100 and 500 clients, no idle, a few minutes
+    .venv/bin/python bench/compare.py --servers madang,ceiling --sizes 1000
 
-For each server (Madang on daphne with the in-memory layer; the tutorial design on daphne with
-the Redis core layer it configures; the bare websockets broadcast server) it connects
-``--clients`` sockets to one room and runs, in this order:
+Servers, one after another on this machine (``--servers``):
 
-- paced: 20 messages a second for ``--duration`` seconds from 4 senders;
-- saturation: 4 senders, each sending its next message as soon as its previous one came back;
-- idle capacity: ``--idle`` sockets connected and idle, server RSS growth per socket.
+- ``madang``: Madang on one daphne process, in-memory channel layer (the embedded default);
+- ``madang-redis``: the same with ``REDIS_URL`` (the pub/sub layer);
+- ``madang-redis-x2``: two daphne processes sharing one Redis and one database, the clients
+  split between them, senders on both;
+- ``madang-uvloop``: Madang on one daphne process whose event loop is uvloop (same daphne, same
+  Twisted; only the asyncio loop under them differs), in-memory layer;
+- ``tutorial``: the Channels tutorial's design (``baselines/tutorial.py``: sync consumer, JSON,
+  ``async_to_sync(group_send)``, channels_redis core) on daphne;
+- ``ceiling``: a bare ``websockets`` broadcast server (``baselines/ceiling.py``).
 
-It reports deliveries/s, fan-out latency (send to receipt, one clock), lost and duplicated
-deliveries, server CPU per 1,000 deliveries, and the ratios the project's targets are stated in.
-Bounded in time: every wait has a timeout.
+Shapes, each server:
+
+- one room with 100, 500, 1,000 and 2,000 clients (``--sizes``; clients are added between sizes),
+  each with a **paced** phase (20 messages a second in total for ``--duration`` seconds, from 4
+  senders, open loop on an absolute schedule) and a **saturation** phase (4 senders, each sending
+  its next message as soon as its previous one came back);
+- **100 rooms of 10** clients: paced (2 messages a second in each room, 200 in all) and saturation
+  (one closed-loop sender per room);
+- **idle capacity**: a fresh process, ``--idle`` sockets connected and idle, server RSS growth per
+  socket.
+
+Per phase: deliveries expected and received, lost, duplicated and out-of-order counts, fan-out
+latency (send to receipt, one clock) p50/p99/max, deliveries per second, frames per second (a
+busy Madang room sends several messages in one frame), server CPU per delivery (every server
+process, utime + stime), and the ratios the targets are stated in. Only messages sent in a phase
+count for it: a server still delivering an earlier phase's backlog is given up to 30 s to go
+quiet first, and its stragglers are ignored. Bounded in time: every wait has a timeout.
 """
 
 from __future__ import annotations
@@ -28,6 +49,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,8 +62,11 @@ if __package__ in (None, ""):  # run as a script (bench/compare.py): make ``benc
 from bench import servers
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 TEXT = re.compile(r'<p class="message-text" dir="auto">(bench [^<]*)</p>')
 TICK = os.sysconf("SC_CLK_TCK")
+ROOMS, ROOM_SIZE = 100, 10
+SENDERS = 4
 
 
 def cpu_seconds(pid: int) -> float:
@@ -57,11 +83,35 @@ def rss_kb(pid: int) -> int:
 
 @dataclass
 class Server:
+    key: str
     name: str
-    url: str  # the room's WebSocket URL
-    origin: str
+    ports: list[int]
+    path: Callable[[str], str]  # room name -> WebSocket path
     html: bool  # Madang speaks HTML fragments and wants a resume frame
-    process: subprocess.Popen | None = None
+    processes: list[subprocess.Popen[bytes]]
+    cleanup: Callable[[], None] = lambda: None
+
+    def url(self, room: str, index: int) -> tuple[str, str]:
+        """The socket URL and Origin for client ``index`` (clients alternate between processes)."""
+        port = self.ports[index % len(self.ports)]
+        return f"ws://127.0.0.1:{port}{self.path(room)}", f"http://127.0.0.1:{port}"
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.processes)
+
+    def rss(self) -> int:
+        return sum(rss_kb(p.pid) for p in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # the tutorial's sync consumers can hang daphne's shutdown
+                process.kill()
+                process.wait()
+        self.cleanup()
 
 
 def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subprocess.Popen[bytes]]:
@@ -79,18 +129,12 @@ def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subp
 
 
 DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
+UVLOOP_DAPHNE = [str(ROOT / "bench" / "uvloop_daphne.py"), "-b", "127.0.0.1", "-p", "{port}"]
 
 
-def stop(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # the tutorial's sync consumers can hang daphne's shutdown
-        server.process.kill()
-        server.process.wait()
-
-
-def start_madang(workdir: Path) -> Server:
+def start_madang(*, redis_url: str | None = None, processes: int = 1, daphne: list[str] = DAPHNE) -> Server:
+    workdir = Path(tempfile.mkdtemp(prefix="madang-compare-"))
+    prefix = f"compare-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir / 'madang.sqlite3'}",
@@ -105,59 +149,80 @@ def start_madang(workdir: Path) -> Server:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     }
     env.pop("REDIS_URL", None)
+    if redis_url:
+        # The pub/sub layer REDIS_URL selects, under a key prefix of this run's own.
+        env.update(DJANGO_SETTINGS_MODULE="bench.settings_pubsub", REDIS_URL=redis_url, BENCH_LAYER_PREFIX=prefix)
     setup = (
-        "import django,os;os.environ['DJANGO_SETTINGS_MODULE']='project.settings';django.setup();"
+        "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','project.settings');django.setup();"
         "from django.core.management import call_command;call_command('migrate',verbosity=0);"
-        "from rooms.writes import get_or_create_room;get_or_create_room('bench')"
+        "from rooms.writes import get_or_create_room;get_or_create_room('bench');"
+        f"[get_or_create_room(f'bench-{{i}}') for i in range({ROOMS})]"
     )
     subprocess.run([sys.executable, "-c", setup], cwd=ROOT, env=env, check=True)
-    port, process = spawn([*DAPHNE, "project.asgi:application"], env)
+    started = [spawn([*daphne, "project.asgi:application"], env) for _ in range(processes)]
     return Server(
-        "Madang (daphne, in-memory layer)",
-        f"ws://127.0.0.1:{port}/ws/rooms/bench/",
-        f"http://127.0.0.1:{port}",
+        "",
+        "",
+        [port for port, _ in started],
+        lambda room: f"/ws/rooms/{room}/",
         True,
-        process,
+        [process for _, process in started],
     )
 
 
 def start_tutorial(redis_url: str) -> Server:
-    env = {**os.environ, "REDIS_URL": redis_url, "BENCH_LAYER_PREFIX": f"tutorial-{time.monotonic_ns()}"}
+    env = {**os.environ, "REDIS_URL": redis_url, "BENCH_LAYER_PREFIX": f"tutorial-{uuid.uuid4().hex[:8]}"}
     port, process = spawn([*DAPHNE, "bench.baselines.tutorial:application"], env)
-    return Server(
-        "Channels tutorial (sync consumer, JSON, Redis core)",
-        f"ws://127.0.0.1:{port}/ws/chat/bench/",
-        f"http://127.0.0.1:{port}",
-        False,
-        process,
-    )
+    return Server("", "", [port], lambda room: f"/ws/chat/{room}/", False, [process])
 
 
 def start_ceiling() -> Server:
     port, process = spawn([str(ROOT / "bench" / "baselines" / "ceiling.py"), "--port", "{port}"])
-    return Server(
-        "bare websockets broadcast (ceiling)", f"ws://127.0.0.1:{port}/", f"http://127.0.0.1:{port}", False, process
-    )
+    return Server("", "", [port], lambda room: f"/{room}", False, [process])
+
+
+SERVERS: dict[str, tuple[str, Callable[[argparse.Namespace], Server]]] = {
+    "madang": ("Madang (daphne, in-memory layer)", lambda a: start_madang()),
+    "madang-redis": ("Madang (daphne, Redis pub/sub layer)", lambda a: start_madang(redis_url=a.redis_url)),
+    "madang-redis-x2": (
+        "Madang (2 daphne processes, Redis pub/sub)",
+        lambda a: start_madang(redis_url=a.redis_url, processes=2),
+    ),
+    "madang-uvloop": ("Madang (daphne on uvloop, in-memory layer)", lambda a: start_madang(daphne=UVLOOP_DAPHNE)),
+    "tutorial": ("Channels tutorial design (sync, JSON, Redis core)", lambda a: start_tutorial(a.redis_url)),
+    "ceiling": ("bare websockets broadcast (ceiling)", lambda a: start_ceiling()),
+}
+
+
+def start(key: str, args: argparse.Namespace) -> Server:
+    name, starter = SERVERS[key]
+    server = starter(args)
+    server.key, server.name = key, name
+    return server
 
 
 @dataclass
 class Client:
     server: Server
     index: int
+    room: str
+    phase: str = ""
     seen: set[str] = field(default_factory=set)
     deliveries: int = 0
+    frames: int = 0
     duplicates: int = 0
+    out_of_order: int = 0
+    last: dict[str, int] = field(default_factory=dict)  # sender -> its last number received
     latencies: list[float] = field(default_factory=list)
-    echoes: asyncio.Queue | None = None
+    echoes: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    received_at: float = 0.0
 
     async def open(self) -> None:
-        self.echoes = asyncio.Queue()
-        self.socket = await connect(
-            self.server.url, origin=self.server.origin, open_timeout=30, max_size=None, ping_interval=None
-        )
+        url, origin = self.server.url(self.room, self.index)
+        self.socket = await connect(url, origin=origin, open_timeout=60, max_size=None, ping_interval=None)
         if self.server.html:
             await self.socket.send(json.dumps({"cursor": "0", "HEADERS": {}}))
-            while 'data-state="live"' not in await asyncio.wait_for(self.socket.recv(), 30):
+            while 'data-state="live"' not in await asyncio.wait_for(self.socket.recv(), 60):
                 pass
         self.reader = asyncio.create_task(self.read())
 
@@ -169,16 +234,35 @@ class Client:
     async def read(self) -> None:
         async for frame in self.socket:
             now = time.monotonic_ns()
+            self.received_at = time.monotonic()
+            counted = False
             for text in self.texts(str(frame)):
                 _bench, ident, sent_ns = text.split(" ")
+                phase, sender, n = ident.split(":")
+                if phase != self.phase:
+                    continue  # an earlier phase's straggler
+                counted = True
                 if ident in self.seen:
                     self.duplicates += 1
                     continue
                 self.seen.add(ident)
+                if int(n) < self.last.get(sender, -1):
+                    self.out_of_order += 1
+                self.last[sender] = max(int(n), self.last.get(sender, -1))
                 self.deliveries += 1
                 self.latencies.append((now - int(sent_ns)) / 1e6)
-                if ident.startswith(f"s{self.index}-"):
+                if sender == str(self.index):
                     self.echoes.put_nowait(ident)
+            self.frames += counted
+
+    def reset(self, phase: str) -> None:
+        self.phase = phase
+        self.seen.clear()
+        self.last.clear()
+        self.latencies.clear()
+        self.deliveries = self.frames = self.duplicates = self.out_of_order = 0
+        while not self.echoes.empty():
+            self.echoes.get_nowait()
 
     async def say(self, ident: str) -> None:
         text = f"bench {ident} {time.monotonic_ns()}"
@@ -186,155 +270,257 @@ class Client:
         await self.socket.send(json.dumps(frame))
 
 
-async def connect_all(server: Server, count: int) -> list[Client]:
-    clients = [Client(server, i) for i in range(count)]
-    for start in range(0, count, 100):
-        await asyncio.gather(*(client.open() for client in clients[start : start + 100]))
-    return clients
+async def connect_all(clients: list[Client]) -> float:
+    started = time.monotonic()
+    for first in range(0, len(clients), 100):
+        await asyncio.gather(*(client.open() for client in clients[first : first + 100]))
+    return time.monotonic() - started
 
 
-async def phase(server: Server, clients: list[Client], mode: str, duration: float, senders: int = 4) -> dict:
-    for client in clients:
-        client.latencies.clear()
-        client.deliveries = client.duplicates = 0
-    sent = 0
-    cpu0, t0 = cpu_seconds(server.process.pid), time.monotonic()
+async def quiet(clients: list[Client], seconds: float = 2.0, limit: float = 30.0) -> None:
+    """Wait until no client has received anything for ``seconds`` (a backlog drained)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if time.monotonic() - max((c.received_at for c in clients), default=0.0) >= seconds:
+            return
+        await asyncio.sleep(0.2)
 
-    async def pace(sender: Client, rate: float) -> None:
-        nonlocal sent
-        n, start = 0, time.monotonic()
-        while time.monotonic() - start < duration:
-            await sender.say(f"s{sender.index}-{mode}{n}")
+
+async def phase(
+    server: Server,
+    rooms: dict[str, list[Client]],
+    senders: list[Client],
+    mode: str,
+    rate: float,
+    duration: float,
+    shape: str,
+) -> dict:
+    """One measured stretch: ``senders`` post (paced at ``rate`` messages/s in all, or closed
+    loop), every client of each sender's room should receive every post of that room."""
+    everyone = [c for members in rooms.values() for c in members]
+    await quiet(everyone)
+    tag = uuid.uuid4().hex[:6]
+    for client in everyone:
+        client.reset(tag)
+    sent: dict[str, int] = dict.fromkeys(rooms, 0)
+    cpu0, t0 = server.cpu(), time.monotonic()
+
+    async def pace(sender: Client, each: float) -> None:
+        n, begun = 0, time.monotonic()
+        while time.monotonic() - begun < duration:
+            await sender.say(f"{tag}:{sender.index}:{n}")
             n += 1
-            sent += 1
-            await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+            sent[sender.room] += 1
+            await asyncio.sleep(max(0.0, begun + n / each - time.monotonic()))
 
     async def saturate(sender: Client) -> None:
-        nonlocal sent
-        n, start = 0, time.monotonic()
-        while time.monotonic() - start < duration:
-            await sender.say(f"s{sender.index}-{mode}{n}")
+        n, begun = 0, time.monotonic()
+        while time.monotonic() - begun < duration:
+            await sender.say(f"{tag}:{sender.index}:{n}")
             n += 1
-            sent += 1
+            sent[sender.room] += 1
             try:
                 await asyncio.wait_for(sender.echoes.get(), 10)
             except TimeoutError:
                 break
 
-    work = [pace(c, 20 / senders) if mode == "paced" else saturate(c) for c in clients[:senders]]
-    await asyncio.gather(*work)
-    expected = sent * len(clients)
+    if mode == "paced":
+        await asyncio.gather(*(pace(s, rate / len(senders)) for s in senders))
+    else:
+        await asyncio.gather(*(saturate(s) for s in senders))
+    send_end = time.monotonic()
+    expected = sum(sent[room] * len(members) for room, members in rooms.items())
     deadline = time.monotonic() + 20
-    while sum(c.deliveries for c in clients) < expected and time.monotonic() < deadline:
+    while sum(c.deliveries for c in everyone) < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    elapsed = time.monotonic() - t0
-    cpu = cpu_seconds(server.process.pid) - cpu0
-    delivered = sum(c.deliveries for c in clients)
-    latencies = sorted(x for c in clients for x in c.latencies)
-    pct = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))] if latencies else float("nan")  # noqa: E731
+    elapsed = max(c.received_at for c in everyone) - t0 if expected else time.monotonic() - t0
+    cpu = server.cpu() - cpu0
+    delivered = sum(c.deliveries for c in everyone)
+    frames = sum(c.frames for c in everyone)
+    latencies = sorted(x for c in everyone for x in c.latencies)
+    nan = float("nan")
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * q))] if latencies else nan
+
     return {
-        "server": server.name,
+        "server": server.key,
+        "name": server.name,
+        "shape": shape,
         "mode": mode,
-        "clients": len(clients),
-        "sent": sent,
+        "clients": len(everyone),
+        "sent": sum(sent.values()),
         "expected": expected,
         "delivered": delivered,
         "lost": expected - delivered,
-        "duplicated": sum(c.duplicates for c in clients),
-        "deliveries_per_s": delivered / elapsed,
-        "p50_ms": statistics.median(latencies) if latencies else float("nan"),
+        "duplicated": sum(c.duplicates for c in everyone),
+        "out_of_order": sum(c.out_of_order for c in everyone),
+        "deliveries_per_s": delivered / elapsed if elapsed > 0 else nan,
+        "frames_per_s": frames / elapsed if elapsed > 0 else nan,
+        "send_s": send_end - t0,
+        "p50_ms": statistics.median(latencies) if latencies else nan,
         "p99_ms": pct(0.99),
-        "max_ms": latencies[-1] if latencies else float("nan"),
-        "cpu_ms_per_1k": cpu * 1e6 / max(delivered, 1),
-        "server_cpu_pct": cpu / elapsed * 100,
+        "max_ms": latencies[-1] if latencies else nan,
+        "cpu_us_per_delivery": cpu * 1e6 / max(delivered, 1),
+        "server_cpu_pct": cpu / (time.monotonic() - t0) * 100,
     }
 
 
+async def one_room(server: Server, args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
+    clients: list[Client] = []
+    try:
+        for size in args.sizes:
+            more = [Client(server, i, "bench") for i in range(len(clients), size)]
+            took = await connect_all(more)
+            clients += more
+            emit({"server": server.key, "shape": f"1 room x {size}", "mode": "connect", "seconds": took})
+            shape = f"1 room x {size}"
+            for mode in ("paced", "saturate"):
+                emit(await phase(server, {"bench": clients}, clients[:SENDERS], mode, 20, args.duration, shape))
+    finally:
+        for client in clients:
+            await client.socket.close()
+
+
+async def many_rooms(server: Server, args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
+    rooms = {
+        f"bench-{r}": [Client(server, r * ROOM_SIZE + i, f"bench-{r}") for i in range(ROOM_SIZE)] for r in range(ROOMS)
+    }
+    everyone = [c for members in rooms.values() for c in members]
+    try:
+        await connect_all(everyone)
+        senders = [members[0] for members in rooms.values()]
+        shape = f"{ROOMS} rooms x {ROOM_SIZE}"
+        for mode in ("paced", "saturate"):
+            emit(await phase(server, rooms, senders, mode, 2 * ROOMS, args.duration, shape))
+    finally:
+        for client in everyone:
+            if hasattr(client, "socket"):
+                await client.socket.close()
+
+
 async def idle_capacity(server: Server, count: int) -> float:
-    warm = await connect_all(server, 50)
+    warm = [Client(server, i, "bench") for i in range(50)]
+    await connect_all(warm)
     await asyncio.sleep(1)
-    before = rss_kb(server.process.pid)
-    clients = await connect_all(server, count)
+    before = server.rss()
+    clients = [Client(server, 50 + i, "bench") for i in range(count)]
+    await connect_all(clients)
     await asyncio.sleep(2)
-    after = rss_kb(server.process.pid)
+    after = server.rss()
     for client in warm + clients:
         await client.socket.close()
     return (after - before) / count
 
 
-async def run(args: argparse.Namespace) -> list[dict]:
-    rows = []
-    for start in (
-        lambda: start_madang(Path(tempfile.mkdtemp(prefix="madang-compare-"))),
-        lambda: start_tutorial(args.redis_url),
-        start_ceiling,
-    ):
-        server = start()
+async def run(args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
+    for key in args.servers:
+        server = start(key, args)
         try:
-            clients = await connect_all(server, args.clients)
-            for mode in ("paced", "saturate"):
-                row = await phase(server, clients, mode, args.duration)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-            for client in clients:
-                await client.socket.close()
+            await one_room(server, args, emit)
+            if not args.quick:
+                await many_rooms(server, args, emit)
         finally:
-            stop(server)
-        # Idle memory on a fresh process: after a load phase, freed memory would be reused and
-        # the growth per socket would read too low.
-        server = start()
-        try:
-            kb = await idle_capacity(server, args.idle)
-            rows.append({"server": server.name, "mode": "idle", "clients": args.idle, "kb_per_socket": kb})
-            print(json.dumps(rows[-1]), flush=True)
-        finally:
-            stop(server)
-    return rows
+            server.stop()
+        if args.idle and not args.quick:
+            # On a fresh process: after a load phase, freed memory would be reused and the growth
+            # per socket would read too low.
+            server = start(key, args)
+            try:
+                kb = await idle_capacity(server, args.idle)
+                shape = f"idle x {args.idle}"
+                emit({"server": key, "name": server.name, "shape": shape, "mode": "idle", "kb_per_socket": kb})
+            finally:
+                server.stop()
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    return "" if value != value else f"{value:,.{digits}f}"  # NaN -> blank
 
 
 def report(rows: list[dict]) -> str:
+    names = {r["server"]: r["name"] for r in rows if "name" in r}
     lines = [
-        "| server | mode | clients | deliveries/s | p50 ms | p99 ms | max ms | lost | dup | CPU ms/1k "
-        "| idle KB/socket |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| server | shape | mode | deliveries/s | msgs/frame | p50 ms | p99 ms | max ms | lost | dup | ooo "
+        "| CPU us/delivery | server CPU % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if r["mode"] == "idle":
-            lines.append(f"| {r['server']} | idle | {r['clients']} | | | | | | | | {r['kb_per_socket']:.1f} |")
-        else:
+        if r["mode"] in ("paced", "saturate"):
+            per_frame = r["deliveries_per_s"] / r["frames_per_s"] if r["frames_per_s"] else float("nan")
+            lost = f"{r['lost']:,} of {r['expected']:,}" if r["lost"] else "0"
             lines.append(
-                f"| {r['server']} | {r['mode']} | {r['clients']} | {r['deliveries_per_s']:,.0f} | {r['p50_ms']:.1f} "
-                f"| {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['lost']} | {r['duplicated']} "
-                f"| {r['cpu_ms_per_1k']:.1f} | |"
+                f"| {names[r['server']]} | {r['shape']} | {r['mode']} | {fmt(r['deliveries_per_s'])} "
+                f"| {fmt(per_frame, 2)} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | {fmt(r['max_ms'], 1)} "
+                f"| {lost} | {r['duplicated']} | {r['out_of_order']} | {fmt(r['cpu_us_per_delivery'], 1)} "
+                f"| {fmt(r['server_cpu_pct'])} |"
             )
-    sat = {r["server"].split(" ")[0]: r for r in rows if r["mode"] == "saturate"}
-    madang, tutorial, ceiling = sat.get("Madang"), sat.get("Channels"), sat.get("bare")
-    if madang and tutorial and ceiling:
-        rate, cost = "deliveries_per_s", "cpu_ms_per_1k"
-        lines.append("")
-        lines.append(
-            f"saturation deliveries/s: Madang / tutorial = {madang[rate] / tutorial[rate]:.1f}x, "
-            f"Madang / ceiling = {madang[rate] / ceiling[rate]:.2f}x; "
-            f"server CPU per delivery: tutorial / Madang = {tutorial[cost] / madang[cost]:.1f}x, "
-            f"Madang / ceiling = {madang[cost] / ceiling[cost]:.1f}x"
-        )
+    idle = [r for r in rows if r["mode"] == "idle"]
+    if idle:
+        lines += ["", "| server | idle sockets | server RSS per socket |", "|---|---|---|"]
+        for r in idle:
+            lines.append(f"| {names[r['server']]} | {r['shape'].split(' x ')[1]} | {r['kb_per_socket']:.1f} KB |")
+    ratios = ratio_lines(rows, names)
+    if ratios:
+        lines += ["", *ratios]
     return "\n".join(lines)
+
+
+def ratio_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
+    """Saturation throughput and CPU per delivery against the tutorial and the ceiling, per shape."""
+    sat = {(r["server"], r["shape"]): r for r in rows if r["mode"] == "saturate"}
+    out = []
+    for (key, shape), row in sat.items():
+        if not key.startswith("madang"):
+            continue
+        parts = []
+        for other, label in (("tutorial", "tutorial"), ("ceiling", "ceiling")):
+            base = sat.get((other, shape))
+            if base:
+                parts.append(
+                    f"{row['deliveries_per_s'] / base['deliveries_per_s']:.2f}x the {label}'s deliveries/s "
+                    f"({base['cpu_us_per_delivery'] / row['cpu_us_per_delivery']:.2f}x its CPU efficiency)"
+                )
+        if parts:
+            out.append(f"- {names[key]}, {shape}, saturation: " + "; ".join(parts))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}")
+    parser.add_argument("--sizes", default="100,500,1000,2000", help="one-room sizes, ascending")
+    parser.add_argument("--idle", type=int, default=2000, help="idle sockets for the memory measure (0: skip)")
     parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--quick", action="store_true", help="100 and 500 clients in one room only")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
+    args.servers = [s for s in args.servers.split(",") if s]
+    unknown = set(args.servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    args.sizes = [100, 500] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    started = time.monotonic()
-    rows = asyncio.run(run(args))
-    print(report(rows))
+
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    print(f"({time.monotonic() - started:.0f} s; app at {commit.stdout.strip()})")
+    rows: list[dict] = []
+    jsonl = (RESULTS / f"compare-{stamp}.jsonl").open("w")
+
+    def emit(row: dict) -> None:
+        rows.append(row)
+        jsonl.write(json.dumps(row) + "\n")
+        jsonl.flush()
+        print(json.dumps(row), flush=True)
+
+    started = time.monotonic()
+    asyncio.run(run(args, emit))
+    took = time.monotonic() - started
+    text = report(rows) + f"\n\n(run compare-{stamp}, {took:.0f} s, app at {commit.stdout.strip()})\n"
+    (RESULTS / f"compare-{stamp}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

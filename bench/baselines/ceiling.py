@@ -1,8 +1,8 @@
 """The ceiling: a bare ``websockets`` broadcast server, nothing else.
 
-Every text frame a client sends is broadcast to every connected client (``websockets.broadcast``
-writes the same frame to each socket without a task per client). No database, no rendering, no
-channel layer: the fastest a Python process on this machine can fan a message out.
+Every text frame a client sends is broadcast to every client connected to the same path (its
+room; ``websockets.broadcast`` writes the same frame to each socket without a task per client).
+No database, no rendering, no channel layer: the fastest a Python process on this machine can fan a message out.
 
     .venv/bin/python bench/baselines/ceiling.py --port 8800
 """
@@ -14,16 +14,17 @@ import asyncio
 
 from websockets.asyncio.server import broadcast, serve
 
-CLIENTS: set = set()
+ROOMS: dict[str, set] = {}
 
 
 async def handler(websocket) -> None:
-    CLIENTS.add(websocket)
+    room = ROOMS.setdefault(websocket.request.path, set())
+    room.add(websocket)
     try:
         async for message in websocket:
-            broadcast(CLIENTS, message)
+            broadcast(room, message)
     finally:
-        CLIENTS.discard(websocket)
+        room.discard(websocket)
 
 
 async def main(port: int) -> None:
