@@ -13,6 +13,8 @@ Servers, one after another on this machine (``--servers``):
   split between them, senders on both;
 - ``madang-uvloop``: Madang on one daphne process whose event loop is uvloop (same daphne, same
   Twisted; only the asyncio loop under them differs), in-memory layer;
+- ``madang-uvicorn``: Madang on uvicorn (uvloop, websockets), in-memory layer: not the project's
+  server (daphne is), measured to show what another ASGI server would change;
 - ``tutorial``: the Channels tutorial's design (``baselines/tutorial.py``: sync consumer, JSON,
   ``async_to_sync(group_send)``, channels_redis core) on daphne;
 - ``ceiling``: a bare ``websockets`` broadcast server (``baselines/ceiling.py``).
@@ -130,6 +132,9 @@ def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subp
 
 DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
 UVLOOP_DAPHNE = [str(ROOT / "bench" / "uvloop_daphne.py"), "-b", "127.0.0.1", "-p", "{port}"]
+# Not the project's server: measured to answer "would another ASGI server change the picture?"
+UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--ws", "websockets"]
+UVICORN += ["--log-level", "warning", "--no-access-log"]
 
 
 def start_madang(*, redis_url: str | None = None, processes: int = 1, daphne: list[str] = DAPHNE) -> Server:
@@ -159,7 +164,8 @@ def start_madang(*, redis_url: str | None = None, processes: int = 1, daphne: li
         f"[get_or_create_room(f'bench-{{i}}') for i in range({ROOMS})]"
     )
     subprocess.run([sys.executable, "-c", setup], cwd=ROOT, env=env, check=True)
-    started = [spawn([*daphne, "project.asgi:application"], env) for _ in range(processes)]
+    app = "project.asgi:application"
+    started = [spawn([*daphne, app], env) for _ in range(processes)]
     return Server(
         "",
         "",
@@ -189,6 +195,10 @@ SERVERS: dict[str, tuple[str, Callable[[argparse.Namespace], Server]]] = {
         lambda a: start_madang(redis_url=a.redis_url, processes=2),
     ),
     "madang-uvloop": ("Madang (daphne on uvloop, in-memory layer)", lambda a: start_madang(daphne=UVLOOP_DAPHNE)),
+    "madang-uvicorn": (
+        "Madang (uvicorn + uvloop, in-memory layer)",
+        lambda a: start_madang(daphne=UVICORN),
+    ),
     "tutorial": ("Channels tutorial design (sync, JSON, Redis core)", lambda a: start_tutorial(a.redis_url)),
     "ceiling": ("bare websockets broadcast (ceiling)", lambda a: start_ceiling()),
 }
