@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint ci bench bench-smoke messages clean
+.PHONY: run test lint ci bench bench-layers bench-smoke messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench-smoke: $(VENV)/.dev
 	$(PY) bench/run.py --smoke
 
 bench: $(VENV)/.dev
+	$(PY) bench/compare.py
+	$(PY) bench/pages.py
+
+bench-layers: $(VENV)/.dev
 	$(PY) bench/run.py
 
 messages: $(VENV)/.dev

@@ -106,8 +106,8 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         # Channels runs aclose_old_connections() (a thread round trip) before every handler, so
         # handlers that use the ORM on the event loop do not keep stale connections. Ours never do:
         # all database work goes through database_sync_to_async (rooms.db), which tidies
-        # connections in the database thread. Skipping the hop saves one thread round trip per delivered message
-        # per socket (bench/README.md).
+        # connections in the database thread. Skipping the hop saves one thread round trip per
+        # delivered message per socket (bench/README.md).
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
