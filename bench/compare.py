@@ -47,6 +47,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvloop
 from websockets.asyncio.client import connect
 
 if __package__ in (None, ""):  # run as a script (bench/compare.py): make ``bench`` importable
@@ -77,9 +79,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def rss_kb(pid: int) -> int:
+def status_kb(pid: int, key: str = "VmRSS") -> int:
+    """A ``/proc/<pid>/status`` figure in KB: ``VmRSS`` (resident now), ``VmHWM`` (its peak)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
+        if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
 
@@ -102,8 +105,8 @@ class Server:
     def cpu(self) -> float:
         return sum(cpu_seconds(p.pid) for p in self.processes)
 
-    def rss(self) -> int:
-        return sum(rss_kb(p.pid) for p in self.processes)
+    def rss(self, key: str = "VmRSS") -> int:
+        return sum(status_kb(p.pid, key) for p in self.processes)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -136,9 +139,27 @@ UVLOOP_DAPHNE = [str(ROOT / "bench" / "uvloop_daphne.py"), "-b", "127.0.0.1", "-
 # Not the project's server: measured to answer "would another ASGI server change the picture?"
 UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--ws", "websockets"]
 UVICORN += ["--log-level", "warning", "--no-access-log"]
+# uvicorn needs click, and with click importable autobahn (daphne's WebSocket library) styles the
+# arguments of a debug log line on every send, debug on or not: 9% of a daphne fan-out's CPU under
+# py-spy. The project's requirements never install click, so uvicorn lives in a directory of its
+# own, on the path of its row's process only, and every daphne row runs as in production.
+UVICORN_DIR = ROOT / "bench" / ".uvicorn"
+UVICORN_REQUIREMENT = "uvicorn==0.54.0"
 
 
-def start_madang(*, redis_url: str | None = None, processes: int = 1, daphne: list[str] = DAPHNE) -> Server:
+def uvicorn_path() -> str:
+    """The directory uvicorn (and click, h11) are installed in, installing them on first use."""
+    marker = UVICORN_DIR / f".{UVICORN_REQUIREMENT}"
+    if not marker.exists():
+        pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--upgrade"]
+        subprocess.run([*pip, "--target", str(UVICORN_DIR), UVICORN_REQUIREMENT], check=True)
+        marker.touch()
+    return str(UVICORN_DIR)
+
+
+def start_madang(
+    *, redis_url: str | None = None, processes: int = 1, daphne: list[str] = DAPHNE, path: str = ""
+) -> Server:
     workdir = Path(tempfile.mkdtemp(prefix="madang-compare-"))
     prefix = f"compare-{uuid.uuid4().hex[:8]}"
     env = {
@@ -166,7 +187,7 @@ def start_madang(*, redis_url: str | None = None, processes: int = 1, daphne: li
     )
     subprocess.run([sys.executable, "-c", setup], cwd=ROOT, env=env, check=True)
     app = "project.asgi:application"
-    started = [spawn([*daphne, app], env) for _ in range(processes)]
+    started = [spawn([*daphne, app], {**env, "PYTHONPATH": path} if path else env) for _ in range(processes)]
     return Server(
         "",
         "",
@@ -174,6 +195,7 @@ def start_madang(*, redis_url: str | None = None, processes: int = 1, daphne: li
         lambda room: f"/ws/rooms/{room}/",
         True,
         [process for _, process in started],
+        lambda: shutil.rmtree(workdir, ignore_errors=True),
     )
 
 
@@ -198,7 +220,7 @@ SERVERS: dict[str, tuple[str, Callable[[argparse.Namespace], Server]]] = {
     "madang-uvloop": ("Madang (daphne on uvloop, in-memory layer)", lambda a: start_madang(daphne=UVLOOP_DAPHNE)),
     "madang-uvicorn": (
         "Madang (uvicorn + uvloop, in-memory layer)",
-        lambda a: start_madang(daphne=UVICORN),
+        lambda a: start_madang(daphne=UVICORN, path=uvicorn_path()),
     ),
     "tutorial": ("Channels tutorial design (sync, JSON, Redis core)", lambda a: start_tutorial(a.redis_url)),
     "ceiling": ("bare websockets broadcast (ceiling)", lambda a: start_ceiling()),
@@ -227,14 +249,17 @@ class Client:
     latencies: list[float] = field(default_factory=list)
     echoes: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     received_at: float = 0.0
+    connect_s: float = 0.0  # handshake (and, for Madang, resume) until live
 
     async def open(self) -> None:
         url, origin = self.server.url(self.room, self.index)
+        begun = time.monotonic()
         self.socket = await connect(url, origin=origin, open_timeout=60, max_size=None, ping_interval=None)
         if self.server.html:
             await self.socket.send(json.dumps({"cursor": "0", "HEADERS": {}}))
             while 'data-state="live"' not in await asyncio.wait_for(self.socket.recv(), 60):
                 pass
+        self.connect_s = time.monotonic() - begun
         self.reader = asyncio.create_task(self.read())
 
     def texts(self, frame: str) -> list[str]:
@@ -282,10 +307,25 @@ class Client:
 
 
 async def connect_all(clients: list[Client]) -> float:
+    """Connect ``clients``, 100 at a time; the wall time it took."""
     started = time.monotonic()
     for first in range(0, len(clients), 100):
         await asyncio.gather(*(client.open() for client in clients[first : first + 100]))
     return time.monotonic() - started
+
+
+def connect_row(server: Server, shape: str, clients: list[Client], took: float, cpu: float) -> dict:
+    times = sorted(c.connect_s * 1000 for c in clients)
+    return {
+        "server": server.key,
+        "shape": shape,
+        "mode": "connect",
+        "clients": len(clients),
+        "seconds": took,
+        "connect_p50_ms": statistics.median(times),
+        "connect_p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))],
+        "cpu_ms_per_connect": cpu * 1000 / len(clients),
+    }
 
 
 async def quiet(clients: list[Client], seconds: float = 2.0, limit: float = 180.0) -> None:
@@ -370,10 +410,13 @@ async def phase(
         "frames_per_s": frames / elapsed if elapsed > 0 else nan,
         "send_s": send_end - t0,
         "p50_ms": statistics.median(latencies) if latencies else nan,
+        "p90_ms": pct(0.90),
         "p99_ms": pct(0.99),
         "max_ms": latencies[-1] if latencies else nan,
         "cpu_us_per_delivery": cpu * 1e6 / max(delivered, 1),
+        "server_cpu_s": cpu,
         "server_cpu_pct": cpu / (time.monotonic() - t0) * 100,
+        "server_rss_mb": server.rss() / 1024,
     }
 
 
@@ -381,15 +424,17 @@ async def one_room(server: Server, args: argparse.Namespace, emit: Callable[[dic
     clients: list[Client] = []
     try:
         for size in args.sizes:
-            more = [Client(server, i, "bench") for i in range(len(clients), size)]
-            took = await connect_all(more)
-            clients += more
-            emit({"server": server.key, "shape": f"1 room x {size}", "mode": "connect", "seconds": took})
             shape = f"1 room x {size}"
+            more = [Client(server, i, "bench") for i in range(len(clients), size)]
+            cpu0 = server.cpu()
+            took = await connect_all(more)
+            emit(connect_row(server, shape, more, took, server.cpu() - cpu0))
+            clients += more
             # Saturation first: it is closed loop, so it leaves no backlog; an overloaded server's
             # paced backlog (the tutorial's) is then drained while the next size connects.
-            for mode in ("saturate", "paced"):
-                emit(await phase(server, {"bench": clients}, clients[:SENDERS], mode, 20, args.duration, shape))
+            for _ in range(args.repeat):
+                for mode in ("saturate", "paced"):
+                    emit(await phase(server, {"bench": clients}, clients[:SENDERS], mode, 20, args.duration, shape))
     finally:
         for client in clients:
             await client.socket.close()
@@ -400,12 +445,15 @@ async def many_rooms(server: Server, args: argparse.Namespace, emit: Callable[[d
         f"bench-{r}": [Client(server, r * ROOM_SIZE + i, f"bench-{r}") for i in range(ROOM_SIZE)] for r in range(ROOMS)
     }
     everyone = [c for members in rooms.values() for c in members]
+    shape = f"{ROOMS} rooms x {ROOM_SIZE}"
     try:
-        await connect_all(everyone)
+        cpu0 = server.cpu()
+        took = await connect_all(everyone)
+        emit(connect_row(server, shape, everyone, took, server.cpu() - cpu0))
         senders = [members[0] for members in rooms.values()]
-        shape = f"{ROOMS} rooms x {ROOM_SIZE}"
-        for mode in ("saturate", "paced"):
-            emit(await phase(server, rooms, senders, mode, 2 * ROOMS, args.duration, shape))
+        for _ in range(args.repeat):
+            for mode in ("saturate", "paced"):
+                emit(await phase(server, rooms, senders, mode, 2 * ROOMS, args.duration, shape))
     finally:
         for client in everyone:
             if hasattr(client, "socket"):
@@ -434,6 +482,7 @@ async def run(args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
             if not args.quick:
                 await many_rooms(server, args, emit)
         finally:
+            emit({"server": key, "mode": "stop", "peak_rss_mb": server.rss("VmHWM") / 1024})
             server.stop()
         if args.idle and not args.quick:
             # On a fresh process: after a load phase, freed memory would be reused and the growth
@@ -451,37 +500,90 @@ def fmt(value: float, digits: int = 0) -> str:
     return "" if value != value else f"{value:,.{digits}f}"  # NaN -> blank
 
 
-def report(rows: list[dict]) -> str:
-    names = {r["server"]: r["name"] for r in rows if "name" in r}
-    lines = [
-        "| server | shape | mode | deliveries/s | msgs/frame | p50 ms | p99 ms | max ms | lost | dup | ooo "
-        "| CPU us/delivery | server CPU % |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def medians(rows: list[dict]) -> list[dict]:
+    """One row per (server, shape, mode): the median of each figure over the repeats, losses and
+    disorder summed, the spread of deliveries/s kept."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         if r["mode"] in ("paced", "saturate"):
-            per_frame = r["deliveries_per_s"] / r["frames_per_s"] if r["frames_per_s"] else float("nan")
-            lost = f"{r['lost']:,} of {r['expected']:,}" if r["lost"] else "0"
-            lines.append(
-                f"| {names[r['server']]} | {r['shape']} | {r['mode']} | {fmt(r['deliveries_per_s'])} "
-                f"| {fmt(per_frame, 2)} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | {fmt(r['max_ms'], 1)} "
-                f"| {lost} | {r['duplicated']} | {r['out_of_order']} | {fmt(r['cpu_us_per_delivery'], 1)} "
-                f"| {fmt(r['server_cpu_pct'])} |"
-            )
-    idle = [r for r in rows if r["mode"] == "idle"]
-    if idle:
-        lines += ["", "| server | idle sockets | server RSS per socket |", "|---|---|---|"]
-        for r in idle:
-            lines.append(f"| {names[r['server']]} | {r['shape'].split(' x ')[1]} | {r['kb_per_socket']:.1f} KB |")
-    ratios = ratio_lines(rows, names)
+            groups.setdefault((r["server"], r["shape"], r["mode"]), []).append(r)
+    out = []
+    for runs in groups.values():
+        row = dict(runs[0])
+        for key, value in runs[0].items():
+            if isinstance(value, float):
+                row[key] = statistics.median(r[key] for r in runs)
+        for key in ("lost", "expected", "duplicated", "out_of_order"):
+            row[key] = sum(r[key] for r in runs)
+        rates = [r["deliveries_per_s"] for r in runs]
+        row.update(runs=len(runs), rate_low=min(rates), rate_high=max(rates))
+        row["per_frame"] = statistics.median(
+            r["deliveries_per_s"] / r["frames_per_s"] if r["frames_per_s"] else float("nan") for r in runs
+        )
+        out.append(row)
+    return out
+
+
+def report(rows: list[dict]) -> str:
+    names = {r["server"]: r["name"] for r in rows if "name" in r}
+    phases = medians(rows)
+    lines = [
+        "| server | shape | mode | runs | deliveries/s | range | msgs/frame | p50 ms | p90 ms | p99 ms | max ms "
+        "| lost | dup | ooo | CPU us/delivery | server CPU % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in phases:
+        lost = f"{r['lost']:,} of {r['expected']:,}" if r["lost"] else "0"
+        spread = f"{fmt(r['rate_low'])}-{fmt(r['rate_high'])}" if r["runs"] > 1 else ""
+        lines.append(
+            f"| {names[r['server']]} | {r['shape']} | {r['mode']} | {r['runs']} | {fmt(r['deliveries_per_s'])} "
+            f"| {spread} | {fmt(r['per_frame'], 2)} | {fmt(r['p50_ms'], 1)} | {fmt(r.get('p90_ms', float('nan')), 1)} "
+            f"| {fmt(r['p99_ms'], 1)} | {fmt(r['max_ms'], 1)} | {lost} | {r['duplicated']} | {r['out_of_order']} "
+            f"| {fmt(r['cpu_us_per_delivery'], 1)} | {fmt(r['server_cpu_pct'])} |"
+        )
+    lines += server_lines(rows, names)
+    ratios = ratio_lines(phases, names)
     if ratios:
         lines += ["", *ratios]
+    targets = target_lines(rows, phases)
+    if targets:
+        lines += ["", *targets]
     return "\n".join(lines)
 
 
-def ratio_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
+def server_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
+    """Per server: connect times per shape, peak RSS, idle memory per socket."""
+    connects = [r for r in rows if r["mode"] == "connect" and "connect_p50_ms" in r]
+    peaks = {r["server"]: r["peak_rss_mb"] for r in rows if r["mode"] == "stop"}
+    idle = {r["server"]: r for r in rows if r["mode"] == "idle"}
+    if not (connects or peaks or idle):
+        return []
+    lines = [
+        "",
+        "| server | clients connected | took s | connect p50 ms | connect p99 ms | server CPU ms per connect |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in connects:
+        lines.append(
+            f"| {names.get(r['server'], r['server'])} | {r['shape']} (+{r['clients']:,}) | {r['seconds']:.1f} "
+            f"| {fmt(r['connect_p50_ms'], 1)} | {fmt(r['connect_p99_ms'], 1)} | {fmt(r['cpu_ms_per_connect'], 2)} |"
+        )
+    lines += [
+        "",
+        "| server | peak RSS MB (load run) | idle sockets | server RSS per idle socket |",
+        "|---|---|---|---|",
+    ]
+    for key in dict.fromkeys([*peaks, *idle]):
+        i = idle.get(key)
+        count = i["shape"].split(" x ")[1] if i else ""
+        per = f"{i['kb_per_socket']:.1f} KB" if i else ""
+        lines.append(f"| {names.get(key, key)} | {fmt(peaks.get(key, float('nan')))} | {count} | {per} |")
+    return lines
+
+
+def ratio_lines(phases: list[dict], names: dict[str, str]) -> list[str]:
     """Saturation throughput and CPU per delivery against the tutorial and the ceiling, per shape."""
-    sat = {(r["server"], r["shape"]): r for r in rows if r["mode"] == "saturate"}
+    sat = {(r["server"], r["shape"]): r for r in phases if r["mode"] == "saturate"}
     out = []
     for (key, shape), row in sat.items():
         if not key.startswith("madang"):
@@ -499,12 +601,42 @@ def ratio_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
     return out
 
 
+def target_lines(rows: list[dict], phases: list[dict]) -> list[str]:
+    """The fan-out issue's targets for one daphne process (``madang``), met or missed."""
+    by = {(r["server"], r["shape"], r["mode"]): r for r in phases}
+    paced, sat = by.get(("madang", "1 room x 1000", "paced")), by.get(("madang", "1 room x 1000", "saturate"))
+    tutorial, ceiling = (
+        by.get(("tutorial", "1 room x 1000", "saturate")),
+        by.get(("ceiling", "1 room x 1000", "saturate")),
+    )
+    idle = next((r for r in rows if r["server"] == "madang" and r["mode"] == "idle"), None)
+    out = []
+
+    def line(ok: bool, text: str) -> None:
+        out.append(f"- {'met' if ok else 'MISSED'}: {text}")
+
+    if paced:
+        ok = paced["p99_ms"] < 250 and paced["lost"] == 0 and paced["duplicated"] == 0
+        p99, lost, dup = paced["p99_ms"], paced["lost"], paced["duplicated"]
+        line(ok, f"1,000 clients at 20 msg/s: p99 {p99:.0f} ms (< 250), lost {lost}, dup {dup}")
+    if sat and tutorial:
+        ratio = sat["deliveries_per_s"] / tutorial["deliveries_per_s"]
+        line(ratio >= 10, f"saturation {ratio:.1f}x the tutorial design (>= 10x)")
+    if sat and ceiling:
+        ratio = sat["deliveries_per_s"] / ceiling["deliveries_per_s"]
+        line(ratio >= 0.5, f"saturation {ratio:.2f}x the bare websockets ceiling (>= 0.5x)")
+    if idle:
+        line(idle["kb_per_socket"] < 30, f"{idle['kb_per_socket']:.1f} KB of server RSS per idle socket (< 30)")
+    return ["Targets (one daphne process, one room of 1,000):", *out] if out else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}")
     parser.add_argument("--sizes", default="100,500,1000,2000", help="one-room sizes, ascending")
     parser.add_argument("--idle", type=int, default=2000, help="idle sockets for the memory measure (0: skip)")
     parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--repeat", type=int, default=1, help="phases per shape and mode; tables show medians")
     parser.add_argument("--quick", action="store_true", help="100 and 500 clients in one room only")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--report", type=Path, help="print the tables of an earlier run's .jsonl and exit")
@@ -533,7 +665,9 @@ def main() -> None:
         print(json.dumps(row), flush=True)
 
     started = time.monotonic()
-    asyncio.run(run(args, emit))
+    # The client on uvloop: it shares the machine with the server, and at 20,000 frames a second
+    # the stock event loop made it the bottleneck of every row (bench/README.md).
+    uvloop.run(run(args, emit))
     took = time.monotonic() - started
     text = report(rows) + f"\n\n(run compare-{stamp}, {took:.0f} s, app at {commit.stdout.strip()})\n"
     (RESULTS / f"compare-{stamp}.md").write_text(text)
