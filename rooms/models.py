@@ -63,6 +63,14 @@ class MessageQuerySet(models.QuerySet["Message"]):
     def in_room(self, room: Room | int) -> MessageQuerySet:
         return self.filter(room=room)
 
+    def sent_with_nonce(self, author_key: str, nonce: str) -> MessageQuerySet:
+        """What ``author_key`` sent with ``nonce`` (at most one message per room: a resend).
+
+        The ``nonce != ""`` term repeats the condition of the partial unique index, which is what
+        lets SQLite search that index: without it, it walks every message of the room.
+        """
+        return self.filter(author_key=author_key, nonce=nonce).exclude(nonce="")
+
     def page_before(self, before_seq: int, size: int) -> tuple[list[Message], bool]:
         """Up to ``size`` visible messages with seq < ``before_seq``, oldest first, and whether
         there are older ones still (one extra row is fetched to know, instead of a COUNT)."""

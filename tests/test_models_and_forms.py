@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from rooms import writes
 from rooms.forms import DisplayNameForm, MessageForm, RoomForm
@@ -103,6 +104,24 @@ def test_a_repeated_nonce_stores_the_message_once():
     assert first.created and not replay.created and other_author.created
     assert replay.message.pk == first.message.pk
     assert Message.objects.count() == 2
+    assert Room.objects.get(pk=room.pk).last_seq == 2  # the replay took no seq
+
+
+@pytest.mark.django_db
+def test_messages_without_a_nonce_never_count_as_resends():
+    room = writes.get_or_create_room("r")[0]
+    posts = [writes.post_message(room.pk, ALICE, "same", nonce="") for _ in range(3)]
+    assert all(p.created for p in posts) and [p.message.seq for p in posts] == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_a_resend_is_looked_up_through_the_nonce_index_not_by_walking_the_room():
+    room = writes.get_or_create_room("r")[0]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a table this small is scanned anyway
+    plan = Message.objects.in_room(room).sent_with_nonce(ALICE.key, "n1").explain()
+    assert "message_nonce_unique_per_author" in plan
 
 
 @pytest.mark.django_db
