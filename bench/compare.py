@@ -120,18 +120,38 @@ class Server:
         self.cleanup()
 
 
+LOG_DIR = Path(tempfile.gettempdir())  # main() sets bench/results/compare-<stamp>-logs
+LOG_FILES: dict[int, Path] = {}  # server pid -> its output
+PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b")
+
+
 def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subprocess.Popen[bytes]]:
-    """Start a server process on a free port (``{port}`` in ``args``) and wait until it listens."""
+    """Start a server process on a free port (``{port}`` in ``args``) and wait until it listens.
+    Its output goes to a log of its own in ``LOG_DIR``."""
     port = servers.free_port()
-    process = subprocess.Popen(
-        [sys.executable, *(arg.format(port=port) for arg in args)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *(arg.format(port=port) for arg in args)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    LOG_FILES[process.pid] = log
     servers.wait_for_port(port, process)
     return port, process
+
+
+def problems(server: Server) -> list[str]:
+    """Warning, error and traceback lines its processes logged, for the report."""
+    found = []
+    for process in server.processes:
+        log = LOG_FILES.get(process.pid)
+        if log and log.exists():
+            found += [line for line in log.read_text(errors="replace").splitlines() if PROBLEM.search(line)]
+    return found
 
 
 DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
@@ -482,8 +502,10 @@ async def run(args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
             if not args.quick:
                 await many_rooms(server, args, emit)
         finally:
-            emit({"server": key, "mode": "stop", "peak_rss_mb": server.rss("VmHWM") / 1024})
+            peak = server.rss("VmHWM") / 1024
             server.stop()
+            logged = problems(server)
+            emit({"server": key, "mode": "stop", "peak_rss_mb": peak, "problems": len(logged), "first": logged[:5]})
         if args.idle and not args.quick:
             # On a fresh process: after a load phase, freed memory would be reused and the growth
             # per socket would read too low.
@@ -555,6 +577,7 @@ def server_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
     """Per server: connect times per shape, peak RSS, idle memory per socket."""
     connects = [r for r in rows if r["mode"] == "connect" and "connect_p50_ms" in r]
     peaks = {r["server"]: r["peak_rss_mb"] for r in rows if r["mode"] == "stop"}
+    logged = {r["server"]: r.get("problems", "") for r in rows if r["mode"] == "stop"}
     idle = {r["server"]: r for r in rows if r["mode"] == "idle"}
     if not (connects or peaks or idle):
         return []
@@ -570,14 +593,15 @@ def server_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
         )
     lines += [
         "",
-        "| server | peak RSS MB (load run) | idle sockets | server RSS per idle socket |",
-        "|---|---|---|---|",
+        "| server | peak RSS MB (load run) | warnings/errors logged | idle sockets | RSS per idle socket |",
+        "|---|---|---|---|---|",
     ]
     for key in dict.fromkeys([*peaks, *idle]):
         i = idle.get(key)
         count = i["shape"].split(" x ")[1] if i else ""
         per = f"{i['kb_per_socket']:.1f} KB" if i else ""
-        lines.append(f"| {names.get(key, key)} | {fmt(peaks.get(key, float('nan')))} | {count} | {per} |")
+        peak = fmt(peaks.get(key, float("nan")))
+        lines.append(f"| {names.get(key, key)} | {peak} | {logged.get(key, '')} | {count} | {per} |")
     return lines
 
 
@@ -654,6 +678,8 @@ def main() -> None:
 
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    global LOG_DIR
+    LOG_DIR = RESULTS / f"compare-{stamp}-logs"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     rows: list[dict] = []
     jsonl = (RESULTS / f"compare-{stamp}.jsonl").open("w")
