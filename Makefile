@@ -32,8 +32,10 @@ test: lint
 bench-smoke: $(VENV)/.dev
 	$(PY) bench/run.py --smoke
 
+# Every server in every shape once, then the targets' shape five times (medians), then pages.
 bench: $(VENV)/.dev
 	$(PY) bench/compare.py
+	$(PY) bench/compare.py --servers madang,tutorial,ceiling --sizes 1000 --repeat 5 --no-many-rooms
 	$(PY) bench/pages.py
 
 bench-layers: $(VENV)/.dev

@@ -499,7 +499,7 @@ async def run(args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
         server = start(key, args)
         try:
             await one_room(server, args, emit)
-            if not args.quick:
+            if args.many_rooms and not args.quick:
                 await many_rooms(server, args, emit)
         finally:
             peak = server.rss("VmHWM") / 1024
@@ -662,6 +662,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--repeat", type=int, default=1, help="phases per shape and mode; tables show medians")
     parser.add_argument("--quick", action="store_true", help="100 and 500 clients in one room only")
+    parser.add_argument(
+        "--many-rooms", action=argparse.BooleanOptionalAction, default=True, help=f"the {ROOMS} rooms of {ROOM_SIZE}"
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--report", type=Path, help="print the tables of an earlier run's .jsonl and exit")
     args = parser.parse_args()
