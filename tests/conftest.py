@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
 
@@ -14,6 +16,35 @@ from rooms.models import Room
 # Playwright's sync API and the live-server fixtures touch the ORM from threads Django
 # considers async contexts; tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def _cancel_all_tasks_bounded(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio.Runner's teardown (``asyncio.runners._cancel_all_tasks``), but bounded.
+
+    Each async test has its own event loop, and closing it cancels every task still running and
+    waits for all of them. Once in a CI run on PostgreSQL + Redis that wait never ended (py-spy:
+    the Runner's teardown after tests/test_consumers.py's second test, on 2026-12-01; not
+    reproduced in 4 reruns of that file). The likeliest culprit, not confirmed: a task cancelled
+    inside channels_redis's pub/sub ``receive``, whose clean-up awaits an UNSUBSCRIBE under the
+    shard's lock. A stuck clean-up must not hang the suite, so the wait is 10 s; whatever is still
+    pending then is printed with its stack (for whoever chases it) and left behind.
+    """
+    to_cancel = asyncio.all_tasks(loop)
+    if not to_cancel:
+        return
+    for task in to_cancel:
+        task.cancel()
+    _done, pending = loop.run_until_complete(asyncio.wait(to_cancel, timeout=10))
+    for task in pending:
+        print(f"\nstill pending 10 s after the test's loop cancelled it: {task!r}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+    for task in to_cancel - pending:
+        if not task.cancelled() and task.exception() is not None:
+            context = {"message": "unhandled exception during test loop teardown", "task": task}
+            loop.call_exception_handler({**context, "exception": task.exception()})
+
+
+asyncio.runners._cancel_all_tasks = _cancel_all_tasks_bounded  # type: ignore[attr-defined]
 
 ORIGIN = "http://127.0.0.1"
 
