@@ -75,22 +75,8 @@ from bench import servers
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 TEXT = re.compile(r'<p class="message-text" dir="auto">(bench [^<]*)</p>')
-TICK = os.sysconf("SC_CLK_TCK")
 ROOMS, ROOM_SIZE = 100, 10
 SENDERS = 4
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def status_kb(pid: int, key: str = "VmRSS") -> int:
-    """A ``/proc/<pid>/status`` figure in KB: ``VmRSS`` (resident now), ``VmHWM`` (its peak)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 @dataclass
@@ -108,11 +94,15 @@ class Server:
         port = self.ports[index % len(self.ports)]
         return f"ws://127.0.0.1:{port}{self.path(room)}", f"http://127.0.0.1:{port}"
 
-    def cpu(self) -> float:
-        return sum(cpu_seconds(p.pid) for p in self.processes)
+    def stats(self) -> servers.ProcStats:
+        """CPU seconds so far, resident and peak memory, summed over the server's processes."""
+        return servers.sum_stats([servers.ProcStats.read(p.pid) for p in self.processes])
 
-    def rss(self, key: str = "VmRSS") -> int:
-        return sum(status_kb(p.pid, key) for p in self.processes)
+    def cpu(self) -> float:
+        return self.stats().cpu_s
+
+    def rss(self) -> int:
+        return self.stats().rss_kb
 
     def stop(self) -> None:
         for process in self.processes:
@@ -128,7 +118,6 @@ class Server:
 
 LOG_DIR = Path(tempfile.gettempdir())  # main() sets bench/results/compare-<stamp>-logs
 LOG_FILES: dict[int, Path] = {}  # server pid -> its output
-PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b")
 
 
 def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subprocess.Popen[bytes]]:
@@ -150,14 +139,10 @@ def spawn(args: list[str], env: dict[str, str] | None = None) -> tuple[int, subp
     return port, process
 
 
-def problems(server: Server) -> list[str]:
-    """Warning, error and traceback lines its processes logged, for the report."""
-    found = []
-    for process in server.processes:
-        log = LOG_FILES.get(process.pid)
-        if log and log.exists():
-            found += [line for line in log.read_text(errors="replace").splitlines() if PROBLEM.search(line)]
-    return found
+def logs(server: Server) -> str:
+    """Everything the server's processes printed."""
+    paths = [LOG_FILES.get(process.pid) for process in server.processes]
+    return "\n".join(path.read_text(errors="replace") for path in paths if path and path.exists())
 
 
 DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
@@ -508,10 +493,11 @@ async def run(args: argparse.Namespace, emit: Callable[[dict], None]) -> None:
             if args.many_rooms and not args.quick:
                 await many_rooms(server, args, emit)
         finally:
-            peak = server.rss("VmHWM") / 1024
+            peak = server.stats().hwm_kb / 1024
             server.stop()
-            logged = problems(server)
-            emit({"server": key, "mode": "stop", "peak_rss_mb": peak, "problems": len(logged), "first": logged[:5]})
+            text = logs(server)
+            log, first = servers.scan_log(text), servers.first_problem_lines(text, limit=5)
+            emit({"server": key, "mode": "stop", "peak_rss_mb": peak, "log": log, "first": first})
         if args.idle and not args.quick:
             # On a fresh process: after a load phase, freed memory would be reused and the growth
             # per socket would read too low.
@@ -583,7 +569,13 @@ def server_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
     """Per server: connect times per shape, peak RSS, idle memory per socket."""
     connects = [r for r in rows if r["mode"] == "connect" and "connect_p50_ms" in r]
     peaks = {r["server"]: r["peak_rss_mb"] for r in rows if r["mode"] == "stop"}
-    logged = {r["server"]: r.get("problems", "") for r in rows if r["mode"] == "stop"}
+    logged = {
+        r["server"]: "{warnings}/{errors}".format(
+            warnings=r["log"]["warnings"], errors=r["log"]["errors"] + r["log"]["tracebacks"]
+        )
+        for r in rows
+        if r["mode"] == "stop" and "log" in r
+    }
     idle = {r["server"]: r for r in rows if r["mode"] == "idle"}
     if not (connects or peaks or idle):
         return []
@@ -599,7 +591,7 @@ def server_lines(rows: list[dict], names: dict[str, str]) -> list[str]:
         )
     lines += [
         "",
-        "| server | peak RSS MB (load run) | warnings/errors logged | idle sockets | RSS per idle socket |",
+        "| server | peak RSS MB (load run) | warnings/errors+tracebacks logged | idle sockets | RSS per idle socket |",
         "|---|---|---|---|---|",
     ]
     for key in dict.fromkeys([*peaks, *idle]):

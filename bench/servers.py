@@ -261,6 +261,7 @@ class ServerSet:
 LOG_PATTERNS = {
     "tracebacks": re.compile(r"^Traceback \(most recent call last\)", re.M),
     "errors": re.compile(r"^\S+ \S+ (?:ERROR|CRITICAL) ", re.M),
+    "warnings": re.compile(r"^\S+ \S+ WARNING ", re.M),  # e.g. the layer watch declaring an outage
     "gap_repairs": re.compile(r"gap \d+\.\.\d+, repairing from the database"),
     "frame_errors": re.compile(r"error handling a frame"),
     "broadcast_failures": re.compile(r"broadcast to \S+ failed"),

@@ -165,8 +165,8 @@ class Hub:
                 await self.waiter
             batch = Batch(self.backlog[:MAX_BATCH])
             del self.backlog[:MAX_BATCH]
-            # A plain loop: daphne's send does not suspend, so a batch reaches every local socket
-            # without a task switch per socket.
+            # A plain loop, no task per socket (daphne's send does not suspend), with a yield every
+            # YIELD_EVERY sockets so posts can reach the backlog meanwhile.
             for n, member in enumerate(list(self.members.values()), 1):
                 try:
                     await member.deliver(batch)

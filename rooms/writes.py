@@ -52,14 +52,14 @@ def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Po
                     created_at=now,
                 )
         except IntegrityError:
-            earlier = Message.objects.in_room(room).sent_with_nonce(author.key, nonce).first() if nonce else None
+            # sent_with_nonce finds nothing for an empty nonce: then this was no resend.
+            earlier = Message.objects.in_room(room).sent_with_nonce(author.key, nonce).first()
             if earlier is None:
                 raise
             return Posted(earlier, created=False)
         room.last_seq = message.seq
         room.last_activity_at = now
-        room.save(update_fields=["last_seq", "last_activity_at"])
-        message.room = room
+        room.save(update_fields=["last_seq", "last_activity_at"])  # message.room is this object
         transaction.on_commit(partial(broadcast.message_posted, message), robust=True)
     return Posted(message, created=True)
 
