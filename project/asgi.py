@@ -15,9 +15,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from rooms.guards import OriginGuard  # noqa: E402
-from rooms.routing import websocket_urlpatterns  # noqa: E402
-from rooms.socketauth import SocketSessionMiddleware  # noqa: E402
+from rooms.sockets.guards import OriginGuard  # noqa: E402
+from rooms.sockets.routing import websocket_urlpatterns  # noqa: E402
+from rooms.sockets.socketauth import SocketSessionMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

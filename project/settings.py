@@ -207,10 +207,10 @@ ROOMS_MAX_SOCKETS_PER_ADDRESS = int(env_number("ROOMS_MAX_SOCKETS_PER_ADDRESS", 
 # retries, so it reconnects and resumes; daphne's own limit (24 h) would end it with 1000, which
 # the htmx extension never retries. 0 disables.
 ROOMS_MAX_SOCKET_AGE = env_number("ROOMS_MAX_SOCKET_AGE", 3600)
-# How long the sockets' database thread keeps its connection (rooms.db); HTTP requests follow
+# How long the sockets' database thread keeps its connection (rooms.sockets.db); HTTP requests follow
 # Django's CONN_MAX_AGE (0, as Django advises under ASGI).
 ROOMS_SOCKET_DB_CONN_MAX_AGE = env_number("ROOMS_SOCKET_DB_CONN_MAX_AGE", 300)
-# How often each process checks that its Redis channel layer still delivers (rooms.layerwatch).
+# How often each process checks that its Redis channel layer still delivers (rooms.live.layerwatch).
 ROOMS_LAYER_PROBE_SECONDS = env_number("ROOMS_LAYER_PROBE_SECONDS", 1)
 
 LOGGING = {

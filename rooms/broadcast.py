@@ -11,7 +11,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from rooms import fanout, fragments, layerwatch
+from rooms import fragments
+from rooms.live import fanout, layerwatch
 from rooms.models import Message, Room
 
 logger = logging.getLogger(__name__)

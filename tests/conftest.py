@@ -95,7 +95,7 @@ def browser_headers() -> Callable[..., list[tuple[bytes, bytes]]]:
 def fresh_connection_counts() -> None:
     """Connection caps are counted per process; a socket a test left open must not count
     against the next test."""
-    from rooms.guards import limits
+    from rooms.sockets.guards import limits
 
     limits.by_session.clear()
     limits.by_address.clear()

@@ -195,7 +195,7 @@ def test_a_korean_named_room_made_in_the_lobby_has_an_encoded_url_its_exact_name
 
 
 def test_a_backlog_sent_as_one_frame_shows_every_message_once_and_in_order(person, browser, server):
-    """Under load a room's hub sends each socket everything waiting as one frame (rooms.fanout).
+    """Under load a room's hub sends each socket everything waiting as one frame (rooms.live.fanout).
     Here bob's frames are held until three messages are waiting, then joined as the hub joins
     them: htmx applies every fragment of the frame, in order."""
     room = writes.get_or_create_room("busy")[0]

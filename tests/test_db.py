@@ -1,4 +1,4 @@
-"""The sockets' database thread keeps its connection between calls (rooms.db), as Django keeps a
+"""The sockets' database thread keeps its connection between calls (rooms.sockets.db), as Django keeps a
 persistent one between requests: until it is too old, or unusable after an error."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection
 
-from rooms.db import database_sync_to_async
 from rooms.models import Room
+from rooms.sockets.db import database_sync_to_async
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

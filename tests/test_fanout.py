@@ -1,4 +1,4 @@
-"""A room's hub (rooms.fanout) on its own: how events reach the sockets of a big room."""
+"""A room's hub (rooms.live.fanout) on its own: how events reach the sockets of a big room."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from rooms import fanout
+from rooms.live import fanout
 
 pytestmark = pytest.mark.asyncio
 

@@ -18,9 +18,9 @@ from django.db import OperationalError
 from django.test import Client
 
 from rooms import writes
-from rooms.guards import limits
 from rooms.models import Message
 from rooms.retry import QuietRetryableCloseFilter, RetryableClose
+from rooms.sockets.guards import limits
 from tests.test_consumers import create_room, join, open_socket, post, seqs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
-from rooms import fanout
+from rooms.live import fanout
 
 logger = logging.getLogger("rooms.layer")
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rooms.consumers import LobbyConsumer, RoomConsumer
+from rooms.sockets.lobby import LobbyConsumer
+from rooms.sockets.room import RoomConsumer
 
 websocket_urlpatterns = [
     path("ws/lobby/", LobbyConsumer.as_asgi()),

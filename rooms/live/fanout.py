@@ -96,7 +96,7 @@ class LocalQueue(Protocol):
 
 
 class Socket(Protocol):
-    local: LocalQueue  # an Inbox, or the server's own receive queue (rooms.consumers)
+    local: LocalQueue  # an Inbox, or the server's own receive queue (rooms.sockets.base)
     expires_at: float | None
     user_id: int | None
 
@@ -194,7 +194,7 @@ class LocalSockets:
 
     async def _expire(self) -> None:
         # A twentieth of the maximum age between sweeps (at most 30 s): late by that much at
-        # worst, which the ages' own spread (rooms.consumers) dwarfs.
+        # worst, which the ages' own spread (rooms.sockets.base) dwarfs.
         interval = min(30.0, max(0.05, settings.ROOMS_MAX_SOCKET_AGE / 20))
         loop = asyncio.get_running_loop()
         while self.sockets:

@@ -1,0 +1,167 @@
+"""What every Madang socket shares: admission (caps, bans), a maximum age, flood control,
+one-line logs, its page's language, and dispatch without Channels' per-event database hop.
+
+Sockets have no channel-layer channel: room, lobby and control events arrive through this
+process's hubs (rooms.live.fanout), and what is meant for one socket alone (a repair, a ban, its
+maximum age, a layer outage) through its own in-process queue, ``self.local``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from django.conf import settings
+from django.utils import translation
+
+from rooms import identity
+from rooms.live import fanout, layerwatch
+from rooms.ratelimit import TokenBucket
+from rooms.sockets.db import database_sync_to_async
+from rooms.sockets.guards import CLOSE_REFUSED, RetryableClose, client_address, limits
+
+logger = logging.getLogger("rooms.sockets")
+
+
+def language_of(scope: dict[str, Any]) -> str:
+    """The socket's language, as LocaleMiddleware would pick it for a page (cookie, then header)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    accepted = translation.trans_real.parse_accept_lang_header(headers.get("accept-language", ""))
+    for candidate in [cookie, *(lang for lang, _q in accepted)]:
+        if not candidate:
+            continue
+        try:
+            return translation.get_supported_language_variant(candidate)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def _receive_queue(receive: Any) -> asyncio.Queue[dict[str, Any]] | None:
+    """The queue behind ``receive`` when it is a plain ``asyncio.Queue.get``, as daphne's and
+    Channels' test communicator's are; then events for this socket can be put in it. Any other
+    server gets a separate in-process inbox and a second wait."""
+    queue = getattr(receive, "__self__", None)
+    if isinstance(queue, asyncio.Queue) and getattr(receive, "__func__", None) is asyncio.Queue.get:
+        return queue
+    return None
+
+
+class GuardedConsumer(AsyncWebsocketConsumer):
+    """What every Madang socket shares: connection caps, bans, a maximum age, flood control,
+    one-line logs, and dispatch without Channels' per-event database hop."""
+
+    author: identity.Author | None = None
+    counted = False
+    expires_at: float | None = None  # event-loop time; rooms.live.fanout.LocalSockets ends the socket then
+    label = "socket"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """AsyncConsumer.__call__ without a channel-layer channel per socket: room, lobby and
+        control events arrive through this process's hubs (rooms.live.fanout), and what is meant for
+        this socket alone (a repair, a ban, its maximum age, a layer outage) through
+        ``self.local``."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        inbox = _receive_queue(receive)
+        try:
+            if inbox is not None:
+                # The server's own queue of ASGI events for this socket carries ours too: one wait
+                # per idle socket, no task (bench/README.md: 3 KB less per socket).
+                self.local = inbox
+                while True:
+                    await self.dispatch(await receive())
+            else:
+                self.local = fanout.Inbox()
+                await await_many_dispatch([receive, self.local.get], self.dispatch)
+        except StopConsumer:
+            pass
+        finally:
+            # Also when the socket ends by an exception (RetryableClose), which skips disconnect().
+            try:
+                await self.release()
+            except Exception:
+                logger.warning("%s: cleanup failed", self.label, exc_info=True)
+
+    async def layer_lost(self, event: dict[str, Any]) -> None:
+        logger.info("%s: channel layer had an outage, ending it for a reconnect author=%s", self.label, self.author_key)
+        raise RetryableClose("channel layer outage")
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs aclose_old_connections() (a thread round trip) before every handler, so
+        # handlers that use the ORM on the event loop do not keep stale connections. Ours never do:
+        # all database work goes through database_sync_to_async (rooms.sockets.db), which tidies
+        # connections in the database thread. Skipping the hop saves one thread round trip per
+        # delivered message per socket (bench/README.md).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def admit(self) -> bool:
+        """Accept the socket, or accept-then-close it with 4003 (banned, or over a cap)."""
+        self.address = client_address(self.scope)
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        await self.accept()
+        banned, self.author = await database_sync_to_async(self._identify)()
+        if banned:
+            logger.warning("refused %s: banned account addr=%s", self.label, self.address)
+            await self.close(code=CLOSE_REFUSED)
+            return False
+        if not limits.acquire(self.session_key, self.address):
+            logger.warning("refused %s: connection cap author=%s addr=%s", self.label, self.author.key, self.address)
+            await self.close(code=CLOSE_REFUSED)
+            return False
+        self.counted = True
+        self.frames = TokenBucket(settings.ROOMS_FLOOD_BURST, settings.ROOMS_FLOOD_PER_SEC)
+        layerwatch.watch_for(self.channel_layer)
+        if settings.ROOMS_MAX_SOCKET_AGE > 0:
+            # Spread, so sockets opened together (after a restart) do not all reconnect together.
+            after = settings.ROOMS_MAX_SOCKET_AGE * random.uniform(0.9, 1.0)
+            self.expires_at = asyncio.get_running_loop().time() + after
+        await fanout.local_sockets(self.channel_layer).add(self)
+        return True
+
+    def _identify(self) -> tuple[bool, identity.Author]:
+        session = self.scope.get("session")
+        return identity.is_banned(session), identity.author_for_socket(self.scope.get("user"), session)
+
+    async def socket_expire(self, event: dict[str, Any]) -> None:
+        logger.info("%s reached its maximum age, ending it for a reconnect author=%s", self.label, self.author_key)
+        raise RetryableClose("maximum socket age")
+
+    async def user_banned(self, event: dict[str, Any]) -> None:
+        logger.warning("closing %s of banned account author=%s addr=%s", self.label, self.author_key, self.address)
+        await self.close(code=CLOSE_REFUSED)
+
+    @property
+    def user_id(self) -> int | None:
+        return self.author.user_id if self.author else None
+
+    @property
+    def author_key(self) -> str:
+        return self.author.key if self.author else "-"
+
+    def flooding(self) -> bool:
+        return not self.frames.allow()
+
+    async def disconnect(self, code: int) -> None:
+        logger.info("%s closed code=%s author=%s addr=%s", self.label, code, self.author_key, self.address)
+
+    async def release(self) -> None:
+        """Give back what the socket held (cap counts, subscriptions). Runs once, however the
+        socket ended."""
+        if self.counted:
+            self.counted = False
+            limits.release(self.session_key, self.address)
+            await fanout.local_sockets(self.channel_layer).remove(self)
