@@ -195,6 +195,21 @@ ROOMS_PAGE_SIZE = 50
 ROOMS_CATCHUP_LIMIT = int(env_number("ROOMS_CATCHUP_LIMIT", 100))
 ROOMS_RATE_BURST = env_number("ROOMS_RATE_BURST", 5)
 ROOMS_RATE_PER_SEC = env_number("ROOMS_RATE_PER_SEC", 1)
+# A socket that sends no resume frame is live from its connect time; live events are held this
+# long (or until its first frame) so a resume that comes first still takes precedence.
+ROOMS_RESUME_GRACE_SECONDS = env_number("ROOMS_RESUME_GRACE_SECONDS", 0.5)
+# How long a room's hub holds an event that arrived before the ones preceding it (another process
+# published them later) before taking it for a loss (rooms.live.fanout.Hub).
+ROOMS_REORDER_WAIT_SECONDS = env_number("ROOMS_REORDER_WAIT_SECONDS", 1.0)
+# A live socket that lost events replays up to this many changed messages before it resets to
+# the latest page (a resume after an absence uses ROOMS_CATCHUP_LIMIT).
+ROOMS_REPAIR_LIMIT = int(env_number("ROOMS_REPAIR_LIMIT", 1000))
+# Reactions: the palette offered on every message, and how many different emoji one message
+# may carry (Discord: 20).
+ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]
+ROOMS_MAX_REACTIONS_PER_MESSAGE = 20
+# Members of this group (and staff) may edit, delete and hide anyone's messages.
+ROOMS_MODERATORS_GROUP = os.environ.get("ROOMS_MODERATORS_GROUP", "Moderators")
 # Frames of any kind: a client past this is flooding and is closed with 4008. Off by default when
 # the message rate limit is off (load tests), unless set explicitly.
 _RATE_ON = ROOMS_RATE_BURST > 0 and ROOMS_RATE_PER_SEC > 0

@@ -1,6 +1,8 @@
 """Moderation in the Django admin: rooms, messages, and accounts.
 
-Hiding or deleting a message removes it live from every open page; deactivating an account
+Hiding, showing again or deleting a message is an event of its room's stream: every open page
+follows at once, and pages that were away catch up (a deletion leaves a tombstone row, so the
+admin's "delete" keeps the row with its text erased); deactivating an account
 closes its open sockets and refuses its reconnects (``rooms.signals``).
 """
 
@@ -26,12 +28,15 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["room", "seq", "author_name", "text", "created_at", "hidden"]
-    list_filter = ["hidden", "room"]
+    list_display = ["room", "seq", "author_name", "text", "created_at", "edited_at", "hidden", "deleted_at"]
+    list_filter = ["hidden", ("deleted_at", admin.EmptyFieldListFilter), "room"]
     search_fields = ["text", "author_name"]
     list_select_related = ["room"]
     raw_id_fields = ["room", "author"]
-    readonly_fields = ["room", "seq", "author", "author_name", "author_key", "nonce", "created_at", "hidden"]
+    readonly_fields = [
+        *("room", "seq", "author", "author_name", "author_key", "nonce", "created_at", "hidden"),
+        *("edited_at", "deleted_at", "posted_event", "event"),
+    ]
     ordering = ["-created_at"]
     actions = ["hide", "unhide", "delete_for_everyone"]
 

@@ -22,18 +22,17 @@ LOBBY_GROUP = "lobby"
 
 def message_posted(message: Message) -> None:
     # Both events in one hop to the event loop: the writer's database thread waits for it.
-    _group_send(
-        (
-            message.room.group_name,
-            {"type": "room.event", "seq": message.seq, "html": fragments.message_event(message)},
-        ),
-        _lobby_event(message.room),
-    )
+    _group_send(_room_event(message, fragments.message_event(message)), _lobby_event(message.room))
 
 
-def message_removed(room: Room, message_id: int) -> None:
-    """A moderator hid or deleted a message. Not a seq event: it changes no cursor."""
-    _group_send((room.group_name, {"type": "room.removal", "html": fragments.message_removed(message_id)}))
+def message_changed(message: Message) -> None:
+    """An edit, deletion, hide, unhide or reaction: the message's parts, replaced in place."""
+    _group_send(_room_event(message, fragments.message_changed(message)))
+
+
+def _room_event(message: Message, html: str) -> tuple[str, dict[str, object]]:
+    # "event" is the room's stream number: sockets apply events in that order, exactly once.
+    return message.room.group_name, {"type": "room.event", "event": message.event, "html": html}
 
 
 def account_banned(user_id: int) -> None:

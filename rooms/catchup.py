@@ -1,5 +1,9 @@
 """What a socket missed, read from the database: the repair path behind every resume and gap.
 
+A cursor is an event number (rooms.models). Everything a page at cursor N lacks is the current
+state of each message changed after N: the ones it already shows are replaced in place, the ones
+posted after N are appended. That costs what changed, not how many events there were.
+
 Synchronous (it runs in the database thread); returns the frame to send and the new cursor.
 """
 
@@ -11,17 +15,21 @@ from rooms import fragments
 from rooms.models import Message, Room
 
 
-def frame_after(room_id: int, cursor: int, *, status: bool = False) -> tuple[str, int]:
-    """Everything after ``cursor`` up to the newest committed message.
+def frame_after(room_id: int, cursor: int, *, limit: int | None = None, status: bool = False) -> tuple[str, int]:
+    """Everything after ``cursor`` up to the newest committed event.
 
-    Up to ``ROOMS_CATCHUP_LIMIT`` messages are appended; past that (or when the client claims a
-    cursor the room never reached) the latest page replaces the history, with "load older".
-    Raises ``Room.DoesNotExist`` if the room is gone.
+    Up to ``limit`` changed messages (default ``ROOMS_CATCHUP_LIMIT``) are replayed; past that
+    (or when the client claims a cursor the room never reached) the latest page replaces the
+    history, with "load older". Raises ``Room.DoesNotExist`` if the room is gone.
     """
-    latest = Room.objects.values_list("last_seq", flat=True).get(pk=room_id)
-    messages = Message.objects.in_room(room_id)
-    if cursor > latest or latest - cursor > settings.ROOMS_CATCHUP_LIMIT:
-        room = Room.objects.get(pk=room_id)
-        page, has_older = messages.page_before(latest + 1, settings.ROOMS_PAGE_SIZE)
+    room = Room.objects.get(pk=room_id)
+    latest = room.last_event
+    limit = settings.ROOMS_CATCHUP_LIMIT if limit is None else limit
+    messages = Message.objects.in_room(room)
+    changed = [] if cursor > latest else list(messages.changed_since(cursor).for_display()[: limit + 1])
+    if cursor > latest or len(changed) > limit:
+        page, has_older = messages.page_before(room.last_seq + 1, settings.ROOMS_PAGE_SIZE)
         return fragments.history_reset(room, page, has_older, latest, status=status), latest
-    return fragments.catch_up(list(messages.between(cursor, latest)), latest, status=status), latest
+    shown = [message for message in changed if message.posted_event <= cursor]
+    new = [message for message in changed if message.posted_event > cursor]
+    return fragments.catch_up(room, shown, new, latest, status=status), latest

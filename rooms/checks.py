@@ -23,12 +23,15 @@ from rooms.models import Message, Room
 def _samples() -> dict[str, Any]:
     when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     room = Room(pk=7007, name="check", slug="check", last_seq=678, last_activity_at=when)
-    message = Message(pk=12345, room=room, seq=678, author_key="g-check", author_name="n", text="t", created_at=when)
+    message = Message(
+        pk=12345, room=room, seq=678, event=679, author_key="g-check", author_name="n", text="t", created_at=when
+    ).known_to_have_no_reactions()
     return {
         "room": room,
         "rooms": [room],
         "message": message,
         "messages": [message],
+        "changed": [message],
         "cursor": 678,
         "oob": True,
         "message_id": 12345,
@@ -37,10 +40,17 @@ def _samples() -> dict[str, Any]:
 
 # template -> strings its rendered output must contain (fragments), given the sample context.
 RENDERED_CONTRACT: dict[str, list[str]] = {
-    "rooms/_message.html": ['id="message-12345"', 'data-seq="678"', 'data-author="g-check"'],
-    "rooms/_message_event.html": ['id="messages"', 'hx-swap-oob="beforeend"', 'id="message-12345"', 'id="cursor"'],
+    "rooms/_message.html": [
+        *('id="message-12345"', 'data-seq="678"', 'data-author="g-check"', 'id="message-12345-editor"'),
+        *('id="message-12345-content"', 'id="message-12345-reactions"', "message-own"),
+    ],
+    "rooms/_message_content.html": ['id="message-12345-content"', 'hx-swap-oob="true"'],
+    "rooms/_message_reactions.html": ['id="message-12345-reactions"', 'hx-swap-oob="true"'],
+    "rooms/_message_event.html": [
+        *('id="message-12345-content" hx-swap-oob="true"', 'id="message-12345-reactions" hx-swap-oob="true"'),
+        *('id="messages"', 'hx-swap-oob="beforeend"', 'id="message-12345"', 'id="cursor"'),
+    ],
     "rooms/_history_reset.html": ['id="messages"', 'hx-swap-oob="innerHTML"', 'id="message-12345"', 'id="cursor"'],
-    "rooms/_message_removed.html": ['id="message-12345"', 'hx-swap-oob="delete"'],
     "rooms/_cursor.html": ['id="cursor"', 'name="cursor"', 'value="678"', 'hx-swap-oob="true"'],
     "rooms/_composer_fields.html": ['id="composer-text"', 'name="message"', 'id="composer-nonce"', 'name="nonce"'],
     "rooms/_sent.html": ['id="composer-text"', 'id="chat-error"', 'hx-swap-oob="true"'],
@@ -55,7 +65,8 @@ SOURCE_CONTRACT: dict[str, list[str]] = {
     "rooms/room.html": ['hx-ext="ws"', "ws-connect=", 'id="resume"', "htmx:wsOpen", 'id="messages"'],
     "rooms/_composer.html": ['id="composer"', "ws-send", "rooms/_composer_fields.html", "rooms/_error.html"],
     "rooms/lobby.html": ['hx-ext="ws"', 'ws-connect="/ws/lobby/"', 'id="room-list"'],
-    "_base.html": ["htmx_script", '"allowScriptTags": false', '"allowEval": false'],
+    "rooms/_viewer_style.html": ["data-author=", "data-reactors~=", ".message-own", "--label-edit", "csp_nonce"],
+    "_base.html": ["htmx_script", '"allowScriptTags": false', '"allowEval": false', "X-CSRFToken"],
 }
 
 

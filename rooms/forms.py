@@ -78,7 +78,26 @@ MESSAGE_ERRORS = {
 }
 
 
-class MessageForm(forms.Form):
+class CodedErrors:
+    """The first error of a form as a stable code (for ``data-error``) and a sentence."""
+
+    errors: Any
+
+    def error_code(self) -> str:
+        """The machine-readable code of the first error, for the ``data-error`` attribute."""
+        for errors in self.errors.as_data().values():
+            for error in errors:
+                return error.code or "invalid"
+        return "invalid"
+
+    def error_text(self) -> str:
+        for errors in self.errors.values():
+            for message in errors:
+                return str(message)
+        return ""
+
+
+class MessageForm(CodedErrors, forms.Form):
     """A message to post. ``nonce`` is the composer's one-time token (optional for scripts)."""
 
     message = TextField(strip=False, required=False)
@@ -108,18 +127,17 @@ class MessageForm(forms.Form):
                 form.add_error(name, forms.ValidationError(MESSAGE_ERRORS["bad_type"], code="bad_type"))
         return form
 
-    def error_code(self) -> str:
-        """The machine-readable code of the first error, for the ``data-error`` attribute."""
-        for errors in self.errors.as_data().values():
-            for error in errors:
-                return error.code or "invalid"
-        return "invalid"
 
-    def error_text(self) -> str:
-        for errors in self.errors.values():
-            for message in errors:
-                return str(message)
-        return ""
+class ReactionForm(CodedErrors, forms.Form):
+    """An emoji to toggle on a message: one of ``ROOMS_REACTION_PALETTE``."""
+
+    emoji = forms.CharField(max_length=16, error_messages={"required": _("Choose a reaction.")})
+
+    def clean_emoji(self) -> str:
+        emoji = self.cleaned_data["emoji"]
+        if emoji not in settings.ROOMS_REACTION_PALETTE:
+            raise forms.ValidationError(_("That reaction is not offered here."), code="bad_reaction")
+        return emoji
 
 
 class SignupForm(UserCreationForm):

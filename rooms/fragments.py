@@ -20,7 +20,6 @@ from rooms.models import Message, Room
 
 MESSAGE_EVENT_TEMPLATE = "rooms/_message_event.html"
 HISTORY_RESET_TEMPLATE = "rooms/_history_reset.html"
-MESSAGE_REMOVED_TEMPLATE = "rooms/_message_removed.html"
 ERROR_TEMPLATE = "rooms/_error.html"
 SENT_TEMPLATE = "rooms/_sent.html"
 LOBBY_ROW_EVENT_TEMPLATE = "rooms/_lobby_row_event.html"
@@ -39,14 +38,31 @@ def new_nonce() -> str:
 
 def message_event(message: Message) -> str:
     """The frame every socket in the room receives for a new message."""
-    return _shared(MESSAGE_EVENT_TEMPLATE, {"messages": [message], "cursor": message.seq})
+    return _shared(MESSAGE_EVENT_TEMPLATE, {"room": message.room, "messages": [message], "cursor": message.event})
 
 
-def catch_up(messages: Sequence[Message], cursor: int, *, status: bool = False) -> str:
-    """Messages a socket missed, appended after what it has; optionally the live status too."""
+def message_changed(message: Message) -> str:
+    """The frame every socket in the room receives when a message on the page changed: its
+    content and reactions replaced in place (never the whole element, so an edit form someone
+    has open in it survives)."""
+    return _shared(MESSAGE_EVENT_TEMPLATE, {"room": message.room, "changed": [message], "cursor": message.event})
+
+
+def catch_up(
+    room: Room, changed: Sequence[Message], new: Sequence[Message], cursor: int, *, status: bool = False
+) -> str:
+    """What a socket missed: messages already on its page in their current state, new ones
+    appended after what it has; optionally the live status too."""
     return _shared(
         MESSAGE_EVENT_TEMPLATE,
-        {"messages": messages, "cursor": cursor, "status": status, "socket_id": uuid.uuid4().hex},
+        {
+            "room": room,
+            "changed": changed,
+            "messages": new,
+            "cursor": cursor,
+            "status": status,
+            "socket_id": uuid.uuid4().hex,
+        },
     )
 
 
@@ -65,11 +81,6 @@ def history_reset(
             "socket_id": uuid.uuid4().hex,
         },
     )
-
-
-def message_removed(message_id: int) -> str:
-    """Removes a hidden or deleted message from every page showing it."""
-    return _shared(MESSAGE_REMOVED_TEMPLATE, {"message_id": message_id})
 
 
 def error(code: str, text: str) -> str:

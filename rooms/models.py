@@ -1,8 +1,15 @@
-"""Rooms and their messages.
+"""Rooms, their messages and reactions, and the room's one ordered stream of changes.
 
-A room's messages are numbered by ``seq``: 1, 2, 3... with no gaps, assigned under the room's row
-lock in the transaction that saves the message. Commit order is therefore seq order, which is what
-lets every socket resume from a cursor and detect a missed broadcast as a jump in seq.
+Two numbers, both assigned under the room's row lock in the transaction that makes the change, so
+commit order is number order:
+
+- ``Message.seq``: the message's place in the room, 1, 2, 3... with no gaps, given when it is
+  posted and never reused (a deleted message keeps its row as a tombstone and its seq).
+- ``Room.last_event``: the room's stream. Every change others see (a post, an edit, a deletion,
+  a hide or unhide, a reaction) takes the next event number, and the message it changed records
+  it in ``Message.event``. A page's cursor is an event number: "I show every change up to N".
+  What a page missed since N is then one query, ``changed_since(N)``: the *current state* of each
+  message changed after N, so ten edits of one message replay as one replacement.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class Room(models.Model):
     last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now, db_index=True)
     # The seq of the newest message; also the number of messages ever posted in the room.
     last_seq = models.PositiveBigIntegerField(_("messages"), default=0)
+    # The number of the room's newest event (rooms.models docstring): what a fresh page's cursor is.
+    last_event = models.PositiveBigIntegerField(_("events"), default=0)
 
     objects = RoomQuerySet.as_manager()
 
@@ -58,7 +67,17 @@ class Room(models.Model):
 
 class MessageQuerySet(models.QuerySet["Message"]):
     def visible(self) -> MessageQuerySet:
-        return self.filter(hidden=False)
+        """Messages people may read: neither hidden by a moderator nor deleted."""
+        return self.filter(hidden=False, deleted_at__isnull=True)
+
+    def for_display(self) -> MessageQuerySet:
+        """With what a message fragment shows, in as few queries as a page allows."""
+        return self.prefetch_related("reactions")
+
+    def changed_since(self, event: int) -> MessageQuerySet:
+        """Messages whose latest change came after ``event``, in posting order: what a page at
+        cursor ``event`` is missing (searched on the (room, event) index)."""
+        return self.filter(event__gt=event).order_by("seq")
 
     def in_room(self, room: Room | int) -> MessageQuerySet:
         return self.filter(room=room)
@@ -72,14 +91,13 @@ class MessageQuerySet(models.QuerySet["Message"]):
         return self.filter(author_key=author_key, nonce=nonce).exclude(nonce="")
 
     def page_before(self, before_seq: int, size: int) -> tuple[list[Message], bool]:
-        """Up to ``size`` visible messages with seq < ``before_seq``, oldest first, and whether
-        there are older ones still (one extra row is fetched to know, instead of a COUNT)."""
-        newest_first = list(self.visible().filter(seq__lt=before_seq).order_by("-seq")[: size + 1])
-        return list(reversed(newest_first[:size])), len(newest_first) > size
+        """Up to ``size`` messages with seq < ``before_seq``, oldest first, and whether there are
+        older ones still (one extra row is fetched to know, instead of a COUNT).
 
-    def between(self, after_seq: int, up_to_seq: int) -> MessageQuerySet:
-        """Visible messages with ``after_seq`` < seq <= ``up_to_seq``, in seq order."""
-        return self.visible().filter(seq__gt=after_seq, seq__lte=up_to_seq).order_by("seq")
+        Hidden and deleted messages are included: the page shows them as empty placeholders, so
+        its seqs stay gap-free and a later change (an unhide) has an element to land in."""
+        newest_first = list(self.for_display().filter(seq__lt=before_seq).order_by("-seq")[: size + 1])
+        return list(reversed(newest_first[:size])), len(newest_first) > size
 
 
 class Message(models.Model):
@@ -103,6 +121,13 @@ class Message(models.Model):
     nonce = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(_("posted"), default=timezone.now)
     hidden = models.BooleanField(_("hidden"), default=False)
+    edited_at = models.DateTimeField(_("edited"), null=True, blank=True)
+    # A deleted message stays as a tombstone (its text erased) so the deletion can be replayed to
+    # a page that was away, and its seq is never reused.
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+    # The room event that posted it, and the room event of its latest change (rooms.models docstring).
+    posted_event = models.PositiveBigIntegerField(default=0)
+    event = models.PositiveBigIntegerField(default=0)
 
     objects = MessageQuerySet.as_manager()
 
@@ -117,6 +142,58 @@ class Message(models.Model):
                 name="message_nonce_unique_per_author",
             ),
         ]
+        indexes = [models.Index(fields=["room", "event"], name="message_room_event")]
 
     def __str__(self) -> str:
         return f"{self.room} #{self.seq}"
+
+    @property
+    def gone(self) -> bool:
+        """Hidden or deleted: the page shows an empty placeholder in its place."""
+        return self.hidden or self.deleted_at is not None
+
+    def known_to_have_no_reactions(self) -> Message:
+        """Tell the fragment a new (or sample) message has no reactions, so rendering it costs
+        no query."""
+        self._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+        return self
+
+    def reaction_summary(self) -> list[ReactionSummary]:
+        """Each emoji with who chose it, in the order the emoji were first chosen (uses the
+        prefetched ``reactions`` when there are any)."""
+        groups: dict[str, list[Reaction]] = {}
+        for reaction in sorted(self.reactions.all(), key=lambda r: (r.created_at, r.pk)):
+            groups.setdefault(reaction.emoji, []).append(reaction)
+        return [ReactionSummary(emoji, group) for emoji, group in groups.items()]
+
+
+class ReactionSummary:
+    """One emoji on one message: its count, the reactors' names (for the title) and keys (for
+    the per-viewer "mine" rule, ``[data-reactors~="<key>"]``)."""
+
+    def __init__(self, emoji: str, reactions: list[Reaction]) -> None:
+        self.emoji = emoji
+        self.count = len(reactions)
+        self.names = ", ".join(r.reactor_name for r in reactions)
+        self.keys = " ".join(r.reactor_key for r in reactions)
+
+
+class Reaction(models.Model):
+    """One person's emoji on one message; choosing it again takes it back (``writes.toggle_reaction``)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    emoji = models.CharField(max_length=16)
+    # Who reacted, as Message.author_key / author_name are for the author.
+    reactor_key = models.CharField(max_length=40)
+    reactor_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "emoji", "reactor_key"], name="reaction_once_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} {self.reactor_name} on {self.message_id}"

@@ -13,13 +13,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from rooms import fragments, identity, writes
+from rooms import fragments, identity, permissions, writes
 from rooms.forms import DisplayNameForm, MessageForm, RoomForm, SignupForm
 from rooms.models import Message, Room
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+def viewer_context(request: HttpRequest) -> dict[str, object]:
+    """What pages with messages need to know about who is looking (rooms/_viewer_style.html)."""
+    return {"moderator": permissions.is_moderator(request.user), "palette": settings.ROOMS_REACTION_PALETTE}
 
 
 @require_GET
@@ -55,10 +60,10 @@ def _room(
     error_text: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    # The cursor is read with the page, so anything posted after this render is caught up by the
-    # socket's resume and nothing in between can be missed or shown twice.
-    cursor = room.last_seq
-    messages, has_older = Message.objects.in_room(room).page_before(cursor + 1, settings.ROOMS_PAGE_SIZE)
+    # The cursor (the room's newest event) is read with the page, so any change after this render
+    # is caught up by the socket's resume and nothing in between can be missed or shown twice.
+    cursor = room.last_event
+    messages, has_older = Message.objects.in_room(room).page_before(room.last_seq + 1, settings.ROOMS_PAGE_SIZE)
     context = {
         "room": room,
         "messages": messages,
@@ -69,6 +74,7 @@ def _room(
         "draft": draft,
         "error_code": error_code,
         "error_text": error_text,
+        **viewer_context(request),
     }
     return render(request, "rooms/room.html", context, status=status)
 
@@ -107,7 +113,7 @@ def _history(request: HtmxHttpRequest, room: Room) -> HttpResponse:
     except ValueError:
         before = room.last_seq + 1
     page, has_older = Message.objects.in_room(room).page_before(max(before, 0), settings.ROOMS_PAGE_SIZE)
-    context = {"room": room, "messages": page, "has_older": has_older}
+    context = {"room": room, "messages": page, "has_older": has_older, **viewer_context(request)}
     template = "rooms/_history.html" if request.htmx else "rooms/history_page.html"
     return render(request, template, context)
 

@@ -245,7 +245,7 @@ async def test_a_skipped_seq_is_repaired_from_the_database(browser_headers, monk
 
     async def drop_seq_1(group: str, message: dict) -> None:
         # The layer is at-most-once: this is what an over-capacity channel does, silently.
-        if message.get("type") == "room.event" and message["seq"] == 1:
+        if message.get("type") == "room.event" and message["event"] == 1:
             return
         await deliver(group, message)
 
@@ -265,7 +265,7 @@ async def test_a_duplicated_layer_event_is_shown_once(browser_headers):
     await post(room, "one")
     first = await alice.receive_from(timeout=5)
     layer = get_channel_layer()
-    await layer.group_send(room.group_name, {"type": "room.event", "seq": 1, "html": first})
+    await layer.group_send(room.group_name, {"type": "room.event", "event": 1, "html": first})
     assert await alice.receive_nothing(timeout=0.3)
     await alice.disconnect()
 

@@ -22,12 +22,12 @@ class Member:
         self.first = asyncio.Event()
 
     async def deliver(self, batch: fanout.Batch) -> None:
-        self.batches.append([event["seq"] for event in batch.events])
+        self.batches.append([event["event"] for event in batch.events])
         self.first.set()
 
 
 def event(seq: int) -> dict[str, object]:
-    return {"type": "room.event", "seq": seq, "html": f'<article data-seq="{seq}"></article>'}
+    return {"type": "room.event", "event": seq, "html": f'<article data-seq="{seq}"></article>'}
 
 
 async def test_posts_made_during_a_big_rooms_fan_out_go_out_together_in_the_next_frame():

@@ -45,21 +45,21 @@ YIELD_EVERY = 10
 
 
 class Batch:
-    """Events a hub hands to its sockets at once, in layer order, and the one ASGI message that
+    """Events a hub hands to its sockets at once, in stream order, and the one ASGI message that
     sends all of their fragments (built once, shared by every socket: daphne does not modify
     what it is given to send)."""
 
-    __slots__ = ("events", "frame", "seqs")
+    __slots__ = ("events", "frame", "span")
 
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self.events = events
         html = [event["html"] for event in events if "html" in event]
         self.frame = {"type": "websocket.send", "text": "".join(html)} if html else None
-        # The seq range, when the batch is nothing but consecutive new messages (the usual case):
-        # a socket whose cursor is just before it takes the whole frame as it is.
-        seqs = [event.get("seq") for event in events if event["type"] == "room.event"]
-        consecutive = len(seqs) == len(events) and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-        self.seqs = (seqs[0], seqs[-1]) if consecutive else None
+        # The range of room event numbers, when the batch is nothing but consecutive room events
+        # (the usual case): a socket whose cursor is just before it takes the whole frame as it is.
+        numbers = [event.get("event") for event in events if event["type"] == "room.event"]
+        consecutive = len(numbers) == len(events) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        self.span = (numbers[0], numbers[-1]) if consecutive else None
 
 
 class Member(Protocol):
@@ -102,6 +102,17 @@ class Socket(Protocol):
 
 
 class Hub:
+    """One group's subscription in this process and the sockets it feeds.
+
+    Room events carry the room's event number. Two processes publish in their own time, so event
+    58 (committed in one) can arrive before 57 (committed just before it in the other): the hub
+    holds an event that arrives early for up to ``ROOMS_REORDER_WAIT_SECONDS`` until the ones
+    before it arrive, then hands them all out in order. Only if they never come (the layer lost
+    them) does it let the early one through; each socket then sees the jump and replays what it
+    missed from the database. A reordering thus costs a few milliseconds of waiting, never a
+    trip to the database for every socket of the room at once.
+    """
+
     def __init__(self, layer: BaseChannelLayer, group: str) -> None:
         self.layer = layer
         self.group = group
@@ -111,12 +122,17 @@ class Hub:
         self.lock = asyncio.Lock()
         self.backlog: list[dict[str, Any]] = []
         self.waiter: asyncio.Future[None] | None = None
+        self.expected: int | None = None  # the room event number this hub hands out next
+        self.early: dict[int, dict[str, Any]] = {}  # events that arrived before their predecessors
+        self.give_up: asyncio.TimerHandle | None = None
 
     @property
     def subscribed(self) -> bool:
         return bool(self.tasks) and not any(task.done() for task in self.tasks)
 
-    async def join(self, member: Member) -> None:
+    async def join(self, member: Member, after: int | None = None) -> None:
+        """Add a socket. ``after``: the room's newest event when the socket looked (where the
+        stream stands, if this hub has not seen an event yet)."""
         async with self.lock:
             if not self.subscribed:
                 self._stop()
@@ -126,6 +142,8 @@ class Hub:
                 await self.layer.group_add(self.group, self.channel)
                 loop = asyncio.get_running_loop()
                 self.tasks = (loop.create_task(self._receive(self.channel)), loop.create_task(self._fan_out()))
+            if self.expected is None and after is not None:
+                self.expected = after + 1
             self.members[id(member)] = member
 
     async def leave(self, member: Member) -> None:
@@ -147,15 +165,55 @@ class Hub:
     def _stop(self) -> None:
         for task in self.tasks:
             task.cancel()
+        if self.give_up is not None:
+            self.give_up.cancel()
         self.tasks, self.channel, self.backlog = (), None, []
+        self.expected, self.early, self.give_up = None, {}, None
 
     async def _receive(self, channel: str) -> None:
         # While the fan-out task writes to sockets, events pile up in the layer's queue; this
         # takes all of them in one go (a receive from a non-empty queue does not suspend).
         while True:
-            self.backlog.append(await self.layer.receive(channel))
-            if self.waiter is not None and not self.waiter.done():
-                self.waiter.set_result(None)
+            self.arrive(await self.layer.receive(channel))
+
+    def arrive(self, event: dict[str, Any]) -> None:
+        """An event from the layer: out to the sockets in stream order (class docstring)."""
+        number = event.get("event")
+        if number is None:  # lobby and control events are not numbered
+            self._hand_out(event)
+            return
+        if self.expected is None or number <= self.expected:
+            # The next one, the first this hub sees, or a late duplicate (sockets drop those).
+            self._hand_out(event)
+            if self.expected is None or number == self.expected:
+                self.expected = number + 1
+            while self.expected in self.early:
+                self._hand_out(self.early.pop(self.expected))
+                self.expected += 1
+            if not self.early and self.give_up is not None:
+                self.give_up.cancel()
+                self.give_up = None
+            return
+        self.early[number] = event  # what comes before it is on its way from another process
+        if self.give_up is None:
+            wait = settings.ROOMS_REORDER_WAIT_SECONDS
+            self.give_up = asyncio.get_running_loop().call_later(wait, self._stop_waiting)
+
+    def _stop_waiting(self) -> None:
+        """What the early events waited for never came: the layer lost it. Let them through."""
+        self.give_up = None
+        if not self.early:
+            return
+        logger.info("%s: events before %d never arrived; sockets repair from the database", self.group, min(self.early))
+        for number in sorted(self.early):
+            self._hand_out(self.early[number])
+        self.expected = max(self.early) + 1
+        self.early = {}
+
+    def _hand_out(self, event: dict[str, Any]) -> None:
+        self.backlog.append(event)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def _fan_out(self) -> None:
         loop = asyncio.get_running_loop()

@@ -108,12 +108,26 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def admit(self) -> bool:
-        """Accept the socket, or accept-then-close it with 4003 (banned, or over a cap)."""
+        """Accept the socket, or accept-then-close it with 4003 (banned, or over a cap).
+
+        What the socket needs from the database (who it is, and ``look_up()``'s answer, kept in
+        ``self.found``) is read in one hop, and ``subscribe()`` runs before the handshake
+        completes: an event published after the client sees its socket open is never missed."""
         self.address = client_address(self.scope)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
+        banned, self.author, self.found = await database_sync_to_async(self._identify)()
+        unsubscribed = None
+        if not banned:
+            try:
+                await self.subscribe()
+            except Exception as exc:  # the channel layer is down: answer the handshake all the same
+                unsubscribed = exc
         await self.accept()
-        banned, self.author = await database_sync_to_async(self._identify)()
+        if unsubscribed is not None:
+            # A code the browser retries (a failed handshake would be a 500 to a script).
+            logger.warning("%s: could not subscribe (%s), ending it for a reconnect", self.label, unsubscribed)
+            raise RetryableClose("channel layer unavailable")
         if banned:
             logger.warning("refused %s: banned account addr=%s", self.label, self.address)
             await self.close(code=CLOSE_REFUSED)
@@ -132,9 +146,17 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         await fanout.local_sockets(self.channel_layer).add(self)
         return True
 
-    def _identify(self) -> tuple[bool, identity.Author]:
+    def _identify(self) -> tuple[bool, identity.Author, Any]:
         session = self.scope.get("session")
-        return identity.is_banned(session), identity.author_for_socket(self.scope.get("user"), session)
+        author = identity.author_for_socket(self.scope.get("user"), session)
+        return identity.is_banned(session), author, self.look_up()
+
+    def look_up(self) -> Any:
+        """What this kind of socket reads from the database as it opens (in the database thread)."""
+        return None
+
+    async def subscribe(self) -> None:
+        """Join this socket's hubs; runs before the handshake completes (``admit``)."""
 
     async def socket_expire(self, event: dict[str, Any]) -> None:
         logger.info("%s reached its maximum age, ending it for a reconnect author=%s", self.label, self.author_key)

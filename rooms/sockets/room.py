@@ -1,10 +1,7 @@
-"""WebSocket consumers: authorise, subscribe, forward. No ORM writes of their own.
+"""The room socket: authorise, subscribe, read frames, post. No ORM writes of its own.
 
-RoomConsumer keeps one number per socket, the cursor: the seq of the newest message this socket
-has shown. Live events at cursor + 1 are forwarded as they are (rendered once, by broadcast.py);
-older ones are duplicates and dropped; a jump means the layer lost something, and the socket is
-repaired from the database. Until the browser's resume frame says where its page stands, live
-events are dropped: the resume reads them from the database anyway.
+What the socket shows and in which order (its cursor, held events, resume and repair) is
+rooms.sockets.stream's ``StreamFollower``.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 
-from rooms import catchup, fragments, writes
+from rooms import fragments, writes
 from rooms.forms import MessageForm
 from rooms.live import fanout
 from rooms.models import Room
@@ -25,39 +22,46 @@ from rooms.sockets import frames
 from rooms.sockets.base import GuardedConsumer, language_of
 from rooms.sockets.db import database_sync_to_async
 from rooms.sockets.guards import CLOSE_FLOOD, CLOSE_NO_SUCH_ROOM, RetryableClose
+from rooms.sockets.stream import StreamFollower
 
 logger = logging.getLogger("rooms.sockets")
 
-# Live events held while a socket reads the database (resume, repair): at most this many.
-PENDING_LIMIT = 1000
+# The fields a room socket understands; a frame with none of them is answered with bad_schema.
+KNOWN_FIELDS = ("cursor", "message")
 
 
-class RoomConsumer(GuardedConsumer):
+class RoomConsumer(StreamFollower, GuardedConsumer):
     room_id: int | None = None
     messages: TokenBucket | None = None
-    cursor: int | None = None
     label = "room socket"
 
-    async def connect(self) -> None:
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        if not await self.admit():
-            return
-        room = await database_sync_to_async(Room.objects.filter(slug=slug).first)()
+    def look_up(self) -> Room | None:
+        return Room.objects.filter(slug=self.scope["url_route"]["kwargs"]["slug"]).only("pk", "last_event").first()
+
+    async def subscribe(self) -> None:
+        room = self.found
         if room is None:
-            logger.info("refused room socket: no such room addr=%s", self.address)
-            await self.close(code=CLOSE_NO_SUCH_ROOM)
             return
         self.room_id = room.pk
         self.label = f"room socket room={room.pk}"
-        self.pending: list[dict[str, Any]] = []
-        self.busy = False  # a resume or a repair is reading the database: hold live events
+        # Where a socket that never resumes starts: the stream as it stood when it connected.
+        self.follow(room.last_event)
         self.hub = fanout.hub_for(self.channel_layer, room.group_name)
-        await self.hub.join(self)
+        await self.hub.join(self, after=room.last_event)
+
+    async def connect(self) -> None:
+        if not await self.admit():
+            return
+        if self.room_id is None:
+            logger.info("refused room socket: no such room addr=%s", self.address)
+            await self.close(code=CLOSE_NO_SUCH_ROOM)
+            return
         logger.info("%s opened author=%s addr=%s", self.label, self.author_key, self.address)
 
     async def release(self) -> None:
         if self.room_id is not None:
             self.room_id = None
+            self.unfollow()
             await self.hub.leave(self)
         await super().release()
 
@@ -70,9 +74,13 @@ class RoomConsumer(GuardedConsumer):
             return
         try:
             data = frames.parse(text_data, bytes_data)
+            if not any(field in data for field in KNOWN_FIELDS):
+                raise frames.FrameError("bad_schema")
             cursor = frames.cursor_of(data)
             if cursor is not None:
                 await self.resume(cursor)
+            else:
+                await self.go_live()  # its first frame was no resume: live from its connect time
             if "message" in data:
                 await self.post(data)
         except frames.FrameError as error:
@@ -96,19 +104,6 @@ class RoomConsumer(GuardedConsumer):
         with translation.override(language_of(self.scope)):
             return render()
 
-    async def resume(self, cursor: int) -> None:
-        """The page says it shows everything up to ``cursor``: send what came after, go live."""
-        if self.cursor is not None or self.busy:
-            return  # one resume per socket; a later one could only duplicate what was sent
-        self.busy = True
-        try:
-            html, cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, cursor, status=True)
-            self.cursor = cursor
-            await self.send(text_data=html)
-        finally:
-            self.busy = False
-        await self._drain()
-
     async def post(self, data: dict[str, Any]) -> None:
         with translation.override(language_of(self.scope)):  # validation formats some of its messages
             form = MessageForm.from_frame(data)
@@ -124,55 +119,3 @@ class RoomConsumer(GuardedConsumer):
             self.room_id, self.author, form.cleaned_data["message"], form.cleaned_data["nonce"]
         )
         await self.send(text_data=self.in_language(fragments.sent))
-
-    async def deliver(self, batch: fanout.Batch) -> None:
-        """Called by the room's hub (rooms.live.fanout) with the events that arrived, in layer order."""
-        if batch.seqs is not None and not self.busy and self.cursor == batch.seqs[0] - 1:
-            self.cursor = batch.seqs[1]
-            await self.base_send(batch.frame)  # the hub's shared message: no per-socket work
-            return
-        for event in batch.events:  # this socket is elsewhere (resuming, repairing, behind)
-            await self._deliver(event)
-
-    async def _deliver(self, event: dict[str, Any]) -> None:
-        if self.busy:
-            if len(self.pending) >= PENDING_LIMIT:
-                # Bounded: dropping is safe, the next event applied sees the jump and repairs.
-                self.pending.clear()
-            self.pending.append(event)  # applied, in order, once the database read is done
-            return
-        await self._apply(event)
-
-    async def _apply(self, event: dict[str, Any]) -> None:
-        if self.cursor is None:
-            return  # not resumed yet: the resume reads this event from the database anyway
-        if event["type"] == "room.removal":
-            # A moderator hid or deleted a message: remove it (not part of the seq stream).
-            await self.send(text_data=event["html"])
-            return
-        seq = event["seq"]
-        if seq <= self.cursor:
-            return  # a duplicate
-        if seq == self.cursor + 1:
-            self.cursor = seq
-            await self.send(text_data=event["html"])
-            return
-        # A jump: the layer lost something. Repair from the database in this socket's own task,
-        # so the hub never waits on the database for the rest of the room.
-        logger.info("%s: gap %s..%s, repairing from the database", self.label, self.cursor, seq)
-        self.busy = True
-        self.local.put_nowait({"type": "room.repair"})
-
-    async def room_repair(self, event: dict[str, Any]) -> None:
-        try:
-            html, self.cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, self.cursor)
-        except Exception:
-            logger.exception("%s: gap repair failed", self.label)
-            raise RetryableClose("gap repair failed") from None
-        await self.send(text_data=html)
-        self.busy = False
-        await self._drain()
-
-    async def _drain(self) -> None:
-        while self.pending and not self.busy:
-            await self._apply(self.pending.pop(0))

@@ -1,0 +1,92 @@
+"""HTTP views that change one message: edit, delete, react.
+
+Each answers htmx with a fragment for the message's editor slot (#message-<pk>-editor) and, once
+the change is stored, the message's new parts out of band (so the page is right at once, even
+before its socket hears the broadcast, which then changes nothing); without JavaScript, a page
+and a redirect back to the message. Someone else's message is 403, a message that is gone 404.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
+
+from rooms import identity, permissions, writes
+from rooms.forms import MessageForm, ReactionForm
+from rooms.models import Message
+from rooms.views import HtmxHttpRequest, viewer_context
+
+PARTS_TEMPLATE = "rooms/_message_parts.html"
+
+
+def _message(request: HtmxHttpRequest, slug: str, pk: int, *, own: bool) -> Message:
+    message = get_object_or_404(Message.objects.select_related("room"), pk=pk, room__slug=slug)
+    if message.gone:
+        raise Http404
+    if identity.is_banned(request.session):
+        raise PermissionDenied
+    if own and not permissions.may_change(message, identity.author_for_request(request), request.user):
+        raise PermissionDenied
+    return message
+
+
+def _done(request: HtmxHttpRequest, message: Message) -> HttpResponse:
+    """After a change: htmx gets the message's new parts; a plain form goes back to the room."""
+    if request.htmx:
+        message = Message.objects.for_display().get(pk=message.pk)
+        return render(request, PARTS_TEMPLATE, {"message": message, "room": message.room})
+    return HttpResponseRedirect(f"{message.room.get_absolute_url()}#message-{message.pk}")
+
+
+def _form_response(
+    request: HtmxHttpRequest, message: Message, action: str, form: object, *, status: int = 200
+) -> HttpResponse:
+    """The form for ``action`` ("edit", "delete", "react"): in the editor slot, or a page."""
+    context = {"message": message, "room": message.room, "form": form, "action": action, **viewer_context(request)}
+    if request.htmx:
+        # htmx swaps only 2xx answers: a refused form is still a 200 here, its error inside.
+        return render(request, f"rooms/_{action}_form.html", {**context, "in_slot": True})
+    return render(request, "rooms/message_action.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    message = _message(request, slug, pk, own=True)
+    if request.method == "GET" and request.htmx and "cancel" in request.GET:
+        return HttpResponse("")  # empties the editor slot: the message shows again
+    if request.method == "GET":
+        return _form_response(request, message, "edit", MessageForm(initial={"message": message.text}))
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _form_response(request, message, "edit", form, status=400)
+    writes.edit_message(message, form.cleaned_data["message"])
+    return _done(request, message)
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    message = _message(request, slug, pk, own=True)
+    if request.method == "GET":
+        return _form_response(request, message, "delete", None)
+    writes.delete_messages([message])
+    return _done(request, message)
+
+
+@require_http_methods(["GET", "POST"])
+def reactions(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    message = _message(request, slug, pk, own=False)
+    if request.method == "GET":
+        return _form_response(request, message, "react", ReactionForm(initial=request.GET))
+    form = ReactionForm(request.POST)
+    if not form.is_valid():
+        return _form_response(request, message, "react", form, status=400)
+    try:
+        writes.toggle_reaction(message, identity.author_for_request(request), form.cleaned_data["emoji"])
+    except writes.TooManyReactions:
+        form.add_error("emoji", writes.TooManyReactions.message)
+        return _form_response(request, message, "react", form, status=400)
+    except Message.DoesNotExist:
+        raise Http404 from None
+    return _done(request, message)
