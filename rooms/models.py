@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 
@@ -58,6 +59,12 @@ class Room(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("rooms:room", kwargs={"slug": self.slug})
+
+    @cached_property
+    def messages_url(self) -> str:
+        """``/rooms/<slug>/messages/``: every message's own URLs start here. Reversed once per
+        room object, not once per link: a message fragment has four (bench/README.md)."""
+        return reverse("rooms:messages", kwargs={"slug": self.slug})
 
     @property
     def group_name(self) -> str:
@@ -155,7 +162,9 @@ class Message(models.Model):
     def known_to_have_no_reactions(self) -> Message:
         """Tell the fragment a new (or sample) message has no reactions, so rendering it costs
         no query."""
-        self._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+        none = Reaction.objects.none()
+        none._result_cache, none._prefetch_done = [], True  # as prefetch_related leaves it: no SQL compiled
+        self._prefetched_objects_cache = {"reactions": none}
         return self
 
     def reaction_summary(self) -> list[ReactionSummary]:

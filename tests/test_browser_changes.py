@@ -12,6 +12,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 
 from rooms import writes
@@ -112,6 +113,21 @@ def test_two_people_see_each_edit_reaction_and_deletion_live_and_an_open_edit_fo
         alice, first, "👍"
     ).evaluate("el => getComputedStyle(el).borderColor")
     assert reaction(alice, first, "👍").get_attribute("title") == reaction(bob, first, "👍").get_attribute("title")
+
+    # A moderator (staff) may edit anyone's message; that must not wipe Alice's draft either.
+    User.objects.create_user("mod", password="moderator-pass-1", is_staff=True)
+    moderator = browser.new_context(base_url=server.url).new_page()
+    moderator.goto("/accounts/login/")
+    moderator.locator("#id_username").fill("mod")
+    moderator.locator("#id_password").fill("moderator-pass-1")
+    moderator.locator(".account-form button[type=submit]").click()
+    moderator.goto(room_path(room))
+    live(moderator)
+    expect(message_el(moderator, first).locator(".message-edit")).to_be_visible()  # on every message
+    edit(moderator, first, "tidied by a moderator")
+    expect(message_el(bob, first).locator(".message-text")).to_have_text("tidied by a moderator")
+    expect(draft).to_have_value("first, half-typed")
+    moderator.context.close()
 
     draft.fill("first, edited")
     message_el(alice, first).get_by_role("button", name="Save").click()
