@@ -204,6 +204,8 @@ ROOMS_REORDER_WAIT_SECONDS = env_number("ROOMS_REORDER_WAIT_SECONDS", 1.0)
 # A live socket that lost events replays up to this many changed messages before it resets to
 # the latest page (a resume after an absence uses ROOMS_CATCHUP_LIMIT).
 ROOMS_REPAIR_LIMIT = int(env_number("ROOMS_REPAIR_LIMIT", 1000))
+# Messages per frame of a long catch-up (daphne refuses WebSocket messages over 1 MiB).
+ROOMS_CATCHUP_FRAME_MESSAGES = 100
 # Reactions: the palette offered on every message, and how many different emoji one message
 # may carry (Discord: 20).
 ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]

@@ -49,10 +49,11 @@ def message_changed(message: Message) -> str:
 
 
 def catch_up(
-    room: Room, changed: Sequence[Message], new: Sequence[Message], cursor: int, *, status: bool = False
+    room: Room, changed: Sequence[Message], new: Sequence[Message], cursor: int | None, *, status: bool = False
 ) -> str:
     """What a socket missed: messages already on its page in their current state, new ones
-    appended after what it has; optionally the live status too."""
+    appended after what it has; the new cursor (None: not yet, more frames follow) and
+    optionally the live status too."""
     return _shared(
         MESSAGE_EVENT_TEMPLATE,
         {

@@ -174,7 +174,7 @@ async def test_events_that_arrive_out_of_order_reach_sockets_in_order_without_a_
     monkeypatch.setattr(layer, "group_send", hold_room_events)
     for text in ("one", "two", "three"):
         await post(room, text)
-    monkeypatch.setattr("rooms.catchup.frame_after", lambda *a, **k: pytest.fail("a reordering went to the database"))
+    monkeypatch.setattr("rooms.catchup.frames_after", lambda *a, **k: pytest.fail("a reordering went to the database"))
     for group, message in (held[2], held[0], held[1]):  # as two processes might publish them
         await deliver(group, message)
     got = ""
@@ -224,3 +224,21 @@ async def test_a_message_shown_again_comes_back_in_its_place_for_a_page_that_res
     await alice.disconnect()
     stored = await database_sync_to_async(lambda: Message.objects.get(pk=first.pk).event)()
     assert stored == 4
+
+
+async def test_a_long_replay_comes_in_frames_and_only_the_last_moves_the_cursor_and_says_live(
+    browser_headers, settings
+):
+    settings.ROOMS_CATCHUP_FRAME_MESSAGES = 10
+    room = await create_room("r")
+    for n in range(25):
+        await post(room, f"m{n}")
+    page = await open_socket(f"/ws/rooms/{room.slug}/", browser_headers())
+    await page.send_to(json.dumps({"cursor": "0", "HEADERS": {}}))
+    frames = [await page.receive_from(timeout=5) for _ in range(3)]
+    assert [appended(frame) for frame in frames] == [list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
+    assert ['id="cursor"' in frame for frame in frames] == [False, False, True]
+    assert ['data-state="live"' in frame for frame in frames] == [False, False, True]
+    assert cursor_of(frames[-1]) == 25
+    assert await page.receive_nothing(timeout=0.2)
+    await page.disconnect()

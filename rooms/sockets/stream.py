@@ -61,9 +61,10 @@ class StreamFollower:
         self.grace.cancel()
         self.busy = True
         try:
-            html, cursor = await database_sync_to_async(catchup.frame_after)(self.room_id, cursor, status=True)
+            frames, cursor = await database_sync_to_async(catchup.frames_after)(self.room_id, cursor, status=True)
             self.cursor = cursor
-            await self.send(text_data=html)
+            for html in frames:
+                await self.send(text_data=html)
         finally:
             self.busy = False
         await self._drain()
@@ -114,13 +115,14 @@ class StreamFollower:
         # A live socket replays everything it missed (up to ROOMS_REPAIR_LIMIT changed messages)
         # instead of jumping to the latest page: people in a busy room keep their place.
         try:
-            html, self.cursor = await database_sync_to_async(catchup.frame_after)(
+            frames, self.cursor = await database_sync_to_async(catchup.frames_after)(
                 self.room_id, self.cursor, limit=settings.ROOMS_REPAIR_LIMIT
             )
         except Exception:
             logger.exception("%s: gap repair failed", self.label)
             raise RetryableClose("gap repair failed") from None
-        await self.send(text_data=html)
+        for html in frames:
+            await self.send(text_data=html)
         self.busy = False
         await self._drain()
 
