@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint ci bench bench-layers bench-smoke messages clean
+.PHONY: run test lint ci bench bench-post bench-pages bench-layers bench-smoke messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ bench-smoke: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/compare.py
 	$(PY) bench/compare.py --servers madang,tutorial,ceiling --sizes 1000 --repeat 5 --no-many-rooms
+	$(PY) bench/pages.py
+	$(PY) bench/postcost.py
+
+# A post's server CPU (validate, store, render, publish, acknowledge): medians of three runs.
+bench-post: $(VENV)/.dev
+	$(PY) bench/postcost.py
+
+# Page, "load older", catch-up and resume-after-changes times in a room of 100,000 messages.
+bench-pages: $(VENV)/.dev
 	$(PY) bench/pages.py
 
 bench-layers: $(VENV)/.dev
