@@ -36,6 +36,9 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = [
         *("room", "seq", "author", "author_name", "author_key", "nonce", "created_at", "hidden"),
         *("edited_at", "deleted_at", "posted_event", "event"),
+        # Edited on the room page (rooms.writes.edit_message), where an edit is an event every page
+        # follows; a save here would change the row behind every open page's back.
+        "text",
     ]
     ordering = ["-created_at"]
     actions = ["hide", "unhide", "delete_for_everyone"]

@@ -21,25 +21,56 @@ def frames_after(room_id: int, cursor: int, *, limit: int | None = None, status:
 
     Up to ``limit`` changed messages (default ``ROOMS_CATCHUP_LIMIT``) are replayed; past that
     (or when the client claims a cursor the room never reached) the latest page replaces the
-    history, with "load older". A long replay goes out in frames of ``ROOMS_CATCHUP_FRAME_MESSAGES``
-    messages (a WebSocket message is capped at 1 MiB by daphne, and a message element is about
-    1 KB); only the last one moves the page's cursor and marks it live, so a page whose socket
-    drops halfway resumes from where it was. Raises ``Room.DoesNotExist`` if the room is gone.
+    history, with "load older". Raises ``Room.DoesNotExist`` if the room is gone.
+
+    A long replay goes out in frames of ``ROOMS_CATCHUP_FRAME_MESSAGES`` messages (daphne caps a
+    WebSocket message at 1 MiB; a message element is about 1 KB), in an order that leaves the
+    page resumable wherever the socket drops: first the in-place replacements (repeating them is
+    harmless; they leave the page's cursor where it was), then the new messages in posting order,
+    each frame moving the page's cursor to the posting event of its last message (a resume from
+    there appends only what did not arrive, and replaces the rest again); the last frame moves
+    it to the end and marks the socket live.
     """
     room = Room.objects.get(pk=room_id)
     latest = room.last_event
     limit = settings.ROOMS_CATCHUP_LIMIT if limit is None else limit
     messages = Message.objects.in_room(room)
+    # Newest changes last, so [: limit + 1] is cheap on the (room, event) index; then posting order.
     changed = [] if cursor > latest else list(messages.changed_since(cursor).for_display()[: limit + 1])
     if cursor > latest or len(changed) > limit:
-        page, has_older = messages.page_before(room.last_seq + 1, settings.ROOMS_PAGE_SIZE)
-        return [fragments.history_reset(room, page, has_older, latest, status=status)], latest
+        return _latest_page(room, status=status)
+    changed.sort(key=lambda message: message.seq)
+    # Changes committed after the room was read are in ``changed`` too (commit order is number
+    # order, so whatever this read saw is complete up to its newest event): move the cursor past
+    # them, or their live events would append a message the replay already appended.
+    latest = max([latest, *(message.event for message in changed)])
     size = settings.ROOMS_CATCHUP_FRAME_MESSAGES
-    chunks = [changed[start : start + size] for start in range(0, len(changed), size)] or [[]]
-    frames = []
-    for n, chunk in enumerate(chunks, 1):
-        shown = [message for message in chunk if message.posted_event <= cursor]
-        new = [message for message in chunk if message.posted_event > cursor]
-        last = n == len(chunks)
-        frames.append(fragments.catch_up(room, shown, new, latest if last else None, status=status and last))
+    shown = [message for message in changed if message.posted_event <= cursor]
+    new = [message for message in changed if message.posted_event > cursor]
+    if len(changed) <= size:  # the usual case: one frame
+        return [fragments.catch_up(room, shown, new, latest, status=status)], latest
+    parts: list[tuple[list[Message], list[Message], int | None]] = [
+        (shown[start : start + size], [], None) for start in range(0, len(shown), size)
+    ]
+    parts += [
+        ([], new[start : start + size], new[start : start + size][-1].posted_event)
+        for start in range(0, len(new), size)
+    ]
+    parts = parts or [([], [], None)]
+    last = len(parts) - 1
+    frames = [
+        fragments.catch_up(room, replaced, appended, latest if n == last else moved, status=status and n == last)
+        for n, (replaced, appended, moved) in enumerate(parts)
+    ]
     return frames, latest
+
+
+def latest_page(room_id: int, *, status: bool = False) -> tuple[list[str], int]:
+    """The latest page, replacing whatever the socket's page shows, and its cursor."""
+    return _latest_page(Room.objects.get(pk=room_id), status=status)
+
+
+def _latest_page(room: Room, *, status: bool) -> tuple[list[str], int]:
+    messages = Message.objects.in_room(room)
+    page, has_older = messages.page_before(room.last_seq + 1, settings.ROOMS_PAGE_SIZE)
+    return [fragments.history_reset(room, page, has_older, room.last_event, status=status)], room.last_event

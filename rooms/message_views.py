@@ -1,9 +1,11 @@
 """HTTP views that change one message: edit, delete, react.
 
-Each answers htmx with a fragment for the message's editor slot (#message-<pk>-editor) and, once
-the change is stored, the message's new parts out of band (so the page is right at once, even
-before its socket hears the broadcast, which then changes nothing); without JavaScript, a page
-and a redirect back to the message. Someone else's message is 403, a message that is gone 404.
+Each answers htmx with a fragment for the message's editor slot (#message-<pk>-editor), and once
+the change is stored with nothing, which closes the slot: the message itself changes on every
+page, this one too, through the broadcast. (Answering the new state here as well would race it:
+a reaction from someone else that reached the page first would be overwritten by this older
+state.) Without JavaScript: a page, then a redirect back to the message. Someone else's message
+is 403, a message that is gone 404. ``?cancel`` on a GET (htmx) answers nothing: the slot closes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from rooms.forms import MessageForm, ReactionForm
 from rooms.models import Message
 from rooms.views import HtmxHttpRequest, viewer_context
 
-PARTS_TEMPLATE = "rooms/_message_parts.html"
-
 
 def _message(request: HtmxHttpRequest, slug: str, pk: int, *, own: bool) -> Message:
     message = get_object_or_404(Message.objects.select_related("room"), pk=pk, room__slug=slug)
@@ -33,11 +33,14 @@ def _message(request: HtmxHttpRequest, slug: str, pk: int, *, own: bool) -> Mess
 
 
 def _done(request: HtmxHttpRequest, message: Message) -> HttpResponse:
-    """After a change: htmx gets the message's new parts; a plain form goes back to the room."""
+    """After a change (or a cancel): htmx gets an empty slot; a plain form goes back to the room."""
     if request.htmx:
-        message = Message.objects.for_display().get(pk=message.pk)
-        return render(request, PARTS_TEMPLATE, {"message": message, "room": message.room})
+        return HttpResponse("")
     return HttpResponseRedirect(f"{message.room.get_absolute_url()}#message-{message.pk}")
+
+
+def _cancelled(request: HtmxHttpRequest) -> bool:
+    return request.method == "GET" and bool(request.htmx) and "cancel" in request.GET
 
 
 def _form_response(
@@ -54,8 +57,8 @@ def _form_response(
 @require_http_methods(["GET", "POST"])
 def edit(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     message = _message(request, slug, pk, own=True)
-    if request.method == "GET" and request.htmx and "cancel" in request.GET:
-        return HttpResponse("")  # empties the editor slot: the message shows again
+    if _cancelled(request):
+        return _done(request, message)
     if request.method == "GET":
         return _form_response(request, message, "edit", MessageForm(initial={"message": message.text}))
     form = MessageForm(request.POST)
@@ -68,6 +71,8 @@ def edit(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def delete(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     message = _message(request, slug, pk, own=True)
+    if _cancelled(request):
+        return _done(request, message)
     if request.method == "GET":
         return _form_response(request, message, "delete", None)
     writes.delete_messages([message])
@@ -77,6 +82,8 @@ def delete(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reactions(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     message = _message(request, slug, pk, own=False)
+    if _cancelled(request):
+        return _done(request, message)
     if request.method == "GET":
         return _form_response(request, message, "react", ReactionForm(initial=request.GET))
     form = ReactionForm(request.POST)

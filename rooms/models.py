@@ -82,9 +82,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
         return self.prefetch_related("reactions")
 
     def changed_since(self, event: int) -> MessageQuerySet:
-        """Messages whose latest change came after ``event``, in posting order: what a page at
-        cursor ``event`` is missing (searched on the (room, event) index)."""
-        return self.filter(event__gt=event).order_by("seq")
+        """Messages whose latest change came after ``event``, oldest change first: what a page at
+        cursor ``event`` is missing. Ordered by event so a slice reads only that many rows of the
+        (room, event) index (in posting order a stale cursor would sort the whole room first)."""
+        return self.filter(event__gt=event).order_by("event")
 
     def in_room(self, room: Room | int) -> MessageQuerySet:
         return self.filter(room=room)

@@ -3,6 +3,8 @@ event of the room's stream (rooms.models)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -38,7 +40,7 @@ def test_every_change_takes_the_rooms_next_event_and_the_message_remembers_its_l
     room.refresh_from_db()
     assert room.last_event == 5 and room.last_seq == 2  # seqs count posts, events count changes
     assert (fresh(first).event, fresh(second).event) == (5, 4)
-    assert [m.seq for m in Message.objects.in_room(room).changed_since(3)] == [1, 2]
+    assert [m.seq for m in Message.objects.in_room(room).changed_since(3)] == [2, 1]  # oldest change first
     assert [m.seq for m in Message.objects.in_room(room).changed_since(4)] == [1]
 
 
@@ -130,3 +132,21 @@ def test_authors_change_their_own_messages_and_moderators_change_anyones(room):
         assert permissions.may_change(message, author_for_user(user), user) is allowed
     moderator.is_active = False
     assert not permissions.is_moderator(moderator)
+
+
+def test_a_post_committed_while_a_catch_up_reads_is_not_appended_twice(room, monkeypatch):
+    from rooms import catchup
+    from rooms.models import MessageQuerySet
+
+    writes.post_message(room.pk, BOB, "one")
+    original, raced = MessageQuerySet.changed_since, []
+
+    def racing(self, event):
+        if not raced:  # between reading the room and reading what changed
+            raced.append(writes.post_message(room.pk, BOB, "two").message)
+        return original(self, event)
+
+    monkeypatch.setattr(MessageQuerySet, "changed_since", racing)
+    frames, cursor = catchup.frames_after(room.pk, 0)
+    assert [int(s) for s in re.findall(r'data-seq="(\d+)"', "".join(frames))] == [1, 2]
+    assert cursor == 2  # so the live event for "two" is a duplicate, and dropped

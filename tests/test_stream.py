@@ -226,19 +226,50 @@ async def test_a_message_shown_again_comes_back_in_its_place_for_a_page_that_res
     assert stored == 4
 
 
-async def test_a_long_replay_comes_in_frames_and_only_the_last_moves_the_cursor_and_says_live(
+async def test_a_long_replay_comes_in_frames_each_leaving_the_page_resumable_and_the_last_says_live(
     browser_headers, settings
 ):
     settings.ROOMS_CATCHUP_FRAME_MESSAGES = 10
     room = await create_room("r")
-    for n in range(25):
-        await post(room, f"m{n}")
+    old = [await post(room, f"old {n}") for n in range(12)]
+    for message in old:
+        await edit(message, message.text + ", edited")
+    for n in range(15):
+        await post(room, f"new {n}")
     page = await open_socket(f"/ws/rooms/{room.slug}/", browser_headers())
-    await page.send_to(json.dumps({"cursor": "0", "HEADERS": {}}))
-    frames = [await page.receive_from(timeout=5) for _ in range(3)]
-    assert [appended(frame) for frame in frames] == [list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
-    assert ['id="cursor"' in frame for frame in frames] == [False, False, True]
-    assert ['data-state="live"' in frame for frame in frames] == [False, False, True]
-    assert cursor_of(frames[-1]) == 25
+    await page.send_to(json.dumps({"cursor": "12", "HEADERS": {}}))  # the page shows the 12 old ones
+    frames = [await page.receive_from(timeout=5) for _ in range(4)]
+    # Replacements first (repeatable; the page's cursor stays), then new messages in posting order.
+    assert [len(replaced(f)) for f in frames] == [10, 2, 0, 0]
+    assert [appended(f) for f in frames] == [[], [], list(range(13, 23)), list(range(23, 28))]
+    # Each frame of new messages moves the cursor to its last message's posting event: a resume
+    # from there appends only what has not arrived. Only the last marks the socket live.
+    assert ['id="cursor"' in f for f in frames] == [False, False, True, True]
+    assert cursor_of(frames[2]) == 34 and cursor_of(frames[3]) == 39
+    assert ['data-state="live"' in f for f in frames] == [False, False, False, True]
     assert await page.receive_nothing(timeout=0.2)
     await page.disconnect()
+    resumed, again = await join(room, browser_headers(), cursor=34)  # dropped after the third frame
+    assert appended(again) == list(range(23, 28))
+    await resumed.disconnect()
+
+
+async def test_a_resume_that_comes_after_the_grace_resets_the_page_instead_of_losing_what_it_missed(
+    browser_headers, settings
+):
+    settings.ROOMS_RESUME_GRACE_SECONDS = 0.05
+    room = await create_room("r")
+    await post(room, "one")
+    await post(room, "two")
+    slow = await open_socket(f"/ws/rooms/{room.slug}/", browser_headers())
+    await asyncio.sleep(0.2)  # a page whose resume frame is slower than the grace
+    await post(room, "three")
+    live_frame = await slow.receive_from(timeout=5)
+    assert appended(live_frame) == [3]
+    await slow.send_to(json.dumps({"cursor": "0", "HEADERS": {}}))
+    reset = await slow.receive_from(timeout=5)
+    assert '<div id="messages" hx-swap-oob="innerHTML">' in reset and seqs(reset) == [1, 2, 3]
+    assert 'data-state="live"' in reset and cursor_of(reset) == 3
+    await post(room, "four")
+    assert appended(await slow.receive_from(timeout=5)) == [4]
+    await slow.disconnect()

@@ -117,26 +117,26 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
         banned, self.author, self.found = await database_sync_to_async(self._identify)()
+        self.counted = not banned and limits.acquire(self.session_key, self.address)
         unsubscribed = None
-        if not banned:
+        if self.counted:
             try:
                 await self.subscribe()
             except Exception as exc:  # the channel layer is down: answer the handshake all the same
                 unsubscribed = exc
         await self.accept()
-        if unsubscribed is not None:
-            # A code the browser retries (a failed handshake would be a 500 to a script).
-            logger.warning("%s: could not subscribe (%s), ending it for a reconnect", self.label, unsubscribed)
-            raise RetryableClose("channel layer unavailable")
         if banned:
             logger.warning("refused %s: banned account addr=%s", self.label, self.address)
             await self.close(code=CLOSE_REFUSED)
             return False
-        if not limits.acquire(self.session_key, self.address):
+        if not self.counted:
             logger.warning("refused %s: connection cap author=%s addr=%s", self.label, self.author.key, self.address)
             await self.close(code=CLOSE_REFUSED)
             return False
-        self.counted = True
+        if unsubscribed is not None:
+            # A code the browser retries (a failed handshake would be a 500 to a script).
+            logger.warning("%s: could not subscribe (%s), ending it for a reconnect", self.label, unsubscribed)
+            raise RetryableClose("channel layer unavailable")
         self.frames = TokenBucket(settings.ROOMS_FLOOD_BURST, settings.ROOMS_FLOOD_PER_SEC)
         layerwatch.watch_for(self.channel_layer)
         if settings.ROOMS_MAX_SOCKET_AGE > 0:

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from rooms import catchup
+from rooms import catchup, fragments
 from rooms.live import fanout
 from rooms.sockets.db import database_sync_to_async
 from rooms.sockets.guards import RetryableClose
@@ -39,6 +39,7 @@ class StreamFollower:
     ``base_send``, ``local``, ``label`` and ``room_id``)."""
 
     cursor: int | None = None
+    resumed = False  # the page's resume frame was answered
     room_id: int | None
     label: str
     local: Any
@@ -56,12 +57,24 @@ class StreamFollower:
 
     async def resume(self, cursor: int) -> None:
         """The page says it shows everything up to ``cursor``: send what came after, go live."""
-        if self.cursor is not None or self.busy:
+        if self.resumed or self.busy:
             return  # one resume per socket; a later one could only duplicate what was sent
+        self.resumed = True
         self.grace.cancel()
+        late = self.cursor is not None
+        if late and cursor == self.cursor:
+            await self.send(text_data=fragments.catch_up(None, [], [], cursor, status=True))
+            return
         self.busy = True
         try:
-            frames, cursor = await database_sync_to_async(catchup.frames_after)(self.room_id, cursor, status=True)
+            if late:
+                # The grace ran out before the page said where it stands, and live events since
+                # then already went out: only the latest page, which replaces what the page
+                # shows, can bring it to the right state without showing anything twice.
+                logger.info("%s: resume after the grace, resetting to the latest page", self.label)
+                frames, cursor = await database_sync_to_async(catchup.latest_page)(self.room_id, status=True)
+            else:
+                frames, cursor = await database_sync_to_async(catchup.frames_after)(self.room_id, cursor, status=True)
             self.cursor = cursor
             for html in frames:
                 await self.send(text_data=html)
