@@ -30,6 +30,7 @@ class PageSocket:
         self.closes: list[int | None] = []
         self.opens = 0
         self.resets = 0  # frames that replaced the whole history (the latest page, not a catch-up)
+        self.acks = 0  # the server's "stored" answers to this socket's own posts (a fresh composer)
         self.socket: ClientConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self.live = asyncio.Event()
@@ -74,6 +75,8 @@ class PageSocket:
             self.seqs = []  # the history was replaced
             self.resets += 1
         self.seqs += [int(s) for s in SEQ.findall(frame)]
+        if 'id="composer-nonce"' in frame:
+            self.acks += 1
         if cursor := CURSOR.search(frame):
             self.cursor = int(cursor.group(1))
         if 'data-state="live"' in frame:
