@@ -10,8 +10,6 @@ are not the same crowd again.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import time
 
 import pytest
@@ -21,46 +19,14 @@ from django.test import override_settings
 
 from rooms import writes
 from rooms.live import fanout
-from tests.servers import Daphne, RedisServer
-from tests.test_scale import REDIS_URL, redis_is_up
 from tests.wsclient import PageSocket
 
 ROOMS, SOCKETS, IN_FLIGHT = 100, 1000, 50
 
 
-@pytest.fixture
-def redis_url():
-    """A Redis server of the test's own when redis-server is installed (no other test run's events
-    on the same group names: room groups are named by primary key), else the one at REDIS_URL."""
-    if shutil.which("redis-server"):
-        server = RedisServer().start()
-        yield server.url
-        server.stop()
-        return
-    if not redis_is_up():
-        if os.environ.get("MADANG_REQUIRE_SERVICES"):
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} (CI starts it; run `make services`)")
-    yield REDIS_URL
-
-
-@pytest.fixture
-def daphnes():
-    started: list[Daphne] = []
-
-    def start(env: dict[str, str]) -> Daphne:
-        server = Daphne(env=env).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.cleanup()
-
-
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_a_thousand_sockets_arriving_together_are_a_crowd_not_an_outage(redis_url, daphnes):
+def test_a_thousand_sockets_arriving_together_are_a_crowd_not_an_outage(redis_url, start_daphne):
     """The probe runs ten times a second here, so that the crowd's event-loop lag (0.1-0.2 s on a
     quiet 2-core machine, over 1 s on a loaded one) outlasts the probe interval even on a quiet
     machine, as it does at the default 1 s on a loaded one: a watch that took a late probe for an
@@ -71,7 +37,7 @@ def test_a_thousand_sockets_arriving_together_are_a_crowd_not_an_outage(redis_ur
         # Every test client comes from 127.0.0.1; a crowd of browsers comes from many addresses.
         "ROOMS_MAX_SOCKETS_PER_ADDRESS": str(SOCKETS),
     }
-    servers = [daphnes(env), daphnes(env)]
+    servers = [start_daphne(env), start_daphne(env)]
     rooms = [writes.get_or_create_room(f"crowd {n}")[0] for n in range(ROOMS)]
     # Arrivals alternate between the servers, and so do the sockets of each room.
     pages = [PageSocket(servers[(n + n // ROOMS) % 2].url, rooms[n % ROOMS].slug) for n in range(SOCKETS)]
@@ -113,9 +79,9 @@ def paused(redis_url: str, seconds: float) -> None:
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_a_redis_that_stalls_for_a_moment_is_slow_not_lost(redis_url, daphnes):
+def test_a_redis_that_stalls_for_a_moment_is_slow_not_lost(redis_url, start_daphne):
     env = {"REDIS_URL": redis_url}
-    a, b = daphnes(env), daphnes(env)
+    a, b = start_daphne(env), start_daphne(env)
     room = writes.get_or_create_room("stall")[0]
 
     async def scenario() -> tuple[PageSocket, PageSocket]:
@@ -139,9 +105,9 @@ def test_a_redis_that_stalls_for_a_moment_is_slow_not_lost(redis_url, daphnes):
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_a_redis_that_stalls_past_the_deadline_is_lost_and_its_sockets_come_back(redis_url, daphnes):
+def test_a_redis_that_stalls_past_the_deadline_is_lost_and_its_sockets_come_back(redis_url, start_daphne):
     env = {"REDIS_URL": redis_url, "ROOMS_LAYER_PROBE_DEADLINE_SECONDS": "2", "ROOMS_RECOVERY_SPREAD_SECONDS": "1"}
-    a, b = daphnes(env), daphnes(env)
+    a, b = start_daphne(env), start_daphne(env)
     room = writes.get_or_create_room("stall")[0]
 
     async def scenario() -> tuple[PageSocket, PageSocket]:
