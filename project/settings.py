@@ -229,6 +229,12 @@ ROOMS_MAX_SOCKET_AGE = env_number("ROOMS_MAX_SOCKET_AGE", 3600)
 ROOMS_SOCKET_DB_CONN_MAX_AGE = env_number("ROOMS_SOCKET_DB_CONN_MAX_AGE", 300)
 # How often each process checks that its Redis channel layer still delivers (rooms.live.layerwatch).
 ROOMS_LAYER_PROBE_SECONDS = env_number("ROOMS_LAYER_PROBE_SECONDS", 1)
+# How long a probe may take while Redis itself answers before the layer counts as lost: under a
+# crowd of connecting sockets a probe can take seconds with Redis perfectly well.
+ROOMS_LAYER_PROBE_DEADLINE_SECONDS = env_number("ROOMS_LAYER_PROBE_DEADLINE_SECONDS", 15)
+# After an outage, each socket of the process is ended at a random moment within this many seconds,
+# so their reconnects do not arrive as one crowd. 0 ends them all at once.
+ROOMS_RECOVERY_SPREAD_SECONDS = env_number("ROOMS_RECOVERY_SPREAD_SECONDS", 5)
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
@@ -12,6 +13,7 @@ from django.test import Client
 from rooms import writes
 from rooms.identity import Author
 from rooms.models import Room
+from tests.servers import Daphne, RedisServer
 
 # Playwright's sync API and the live-server fixtures touch the ORM from threads Django
 # considers async contexts; tests only.
@@ -115,3 +117,36 @@ def close_stray_test_database_connections(django_db_setup: None, django_db_block
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis server of the test's own when redis-server is installed (no other test run's events
+    on the same group names: room groups are named by primary key), else the one at REDIS_URL."""
+    from tests.test_scale import REDIS_URL, redis_is_up
+
+    if shutil.which("redis-server"):
+        server = RedisServer().start()
+        yield server.url
+        server.stop()
+        return
+    if not redis_is_up():
+        if os.environ.get("MADANG_REQUIRE_SERVICES"):
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis is not reachable at {REDIS_URL} (CI starts it; run `make services`)")
+    yield REDIS_URL
+
+
+@pytest.fixture
+def start_daphne() -> Iterator[Callable[[dict[str, str]], Daphne]]:
+    """Start a daphne process with ``env``; each is stopped (its log printed) after the test."""
+    started: list[Daphne] = []
+
+    def start(env: dict[str, str]) -> Daphne:
+        server = Daphne(env=env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()

@@ -133,6 +133,7 @@ def test_a_socket_past_its_maximum_age_is_closed_with_1011_and_comes_back(daphne
             await asyncio.sleep(0.05)
         await page.say("after the rotation")
         await page.wait_for_seq(1)
+        await page.wait_until(lambda: page.acks == 1)  # closing before it arrives is an error there
         await page.stop()
         return page
 

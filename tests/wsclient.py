@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -28,13 +29,16 @@ class PageSocket:
         self.seqs: list[int] = []  # every message seq shown, in the order shown
         self.closes: list[int | None] = []
         self.opens = 0
+        self.resets = 0  # frames that replaced the whole history (the latest page, not a catch-up)
+        self.acks = 0  # the server's "stored" answers to this socket's own posts (a fresh composer)
         self.socket: ClientConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self.live = asyncio.Event()
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
-    async def start(self) -> PageSocket:
+    async def start(self, timeout: float = 15) -> PageSocket:
         self.task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self.live.wait(), 15)
+        await asyncio.wait_for(self.live.wait(), timeout)
         return self
 
     async def _run(self) -> None:
@@ -44,43 +48,63 @@ class PageSocket:
                 async with connect(self.url, origin=self.base_url, open_timeout=5) as socket:
                     self.socket = socket
                     self.opens += 1
+                    self._wake()
                     await socket.send(json.dumps({"cursor": str(self.cursor), "HEADERS": {}}))
                     async for frame in socket:
                         self._show(str(frame))
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else 1006
-                self.closes.append(code)
-                self.live.clear()
+                self._closed(code)
                 if code not in RETRIED:
                     return
             except OSError:
-                self.closes.append(1006)  # connection refused while the server is down
-                self.live.clear()
+                self._closed(1006)  # connection refused while the server is down
             else:
-                self.closes.append(None)
+                self._closed(None)
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
+    def _closed(self, code: int | None) -> None:
+        self.closes.append(code)
+        self.live.clear()
+        self._wake()
+
     def _show(self, frame: str) -> None:
         if 'hx-swap-oob="innerHTML"' in frame and 'id="messages"' in frame:
             self.seqs = []  # the history was replaced
+            self.resets += 1
         self.seqs += [int(s) for s in SEQ.findall(frame)]
+        if 'id="composer-nonce"' in frame:
+            self.acks += 1
         if cursor := CURSOR.search(frame):
             self.cursor = int(cursor.group(1))
         if 'data-state="live"' in frame:
             self.live.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        for condition, future in self._waiters:
+            if not future.done() and condition():
+                future.set_result(None)
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 20) -> None:
+        """Wait until ``condition()`` holds, checked after every open, frame and close (no polling)."""
+        if condition():
+            return
+        waiter = (condition, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter[1], timeout)
+        finally:
+            self._waiters.remove(waiter)
 
     async def say(self, text: str, nonce: str = "") -> None:
         assert self.socket is not None
         await self.socket.send(json.dumps({"message": text, "nonce": nonce}))
 
     async def wait_for_seq(self, seq: int, timeout: float = 20) -> list[int]:
-        async def until() -> None:
-            while seq not in self.seqs:
-                await asyncio.sleep(0.02)
-
-        await asyncio.wait_for(until(), timeout)
+        await self.wait_until(lambda: seq in self.seqs, timeout)
         return self.seqs
 
     async def stop(self) -> None:

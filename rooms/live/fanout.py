@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import weakref
 from typing import Any, Protocol
 
@@ -276,8 +277,19 @@ class LocalSockets:
                     if socket.user_id == event["user_id"]:
                         socket.local.put_nowait({"type": "user.banned"})
 
-    def tell_all(self, event: dict[str, Any]) -> None:
+    def tell_all(self, event: dict[str, Any], spread: float = 0.0) -> None:
+        """Hand ``event`` to every socket open now: at once, or each at a random moment within
+        ``spread`` seconds (one timer handle per socket, no task), skipping those closed by then."""
+        if spread <= 0:
+            for socket in list(self.sockets.values()):
+                socket.local.put_nowait(event)
+            return
+        loop = asyncio.get_running_loop()
         for socket in list(self.sockets.values()):
+            loop.call_later(random.uniform(0, spread), self._tell, socket, event)
+
+    def _tell(self, socket: Socket, event: dict[str, Any]) -> None:
+        if self.sockets.get(id(socket)) is socket:
             socket.local.put_nowait(event)
 
 
@@ -312,9 +324,11 @@ def local_sockets(layer: BaseChannelLayer) -> LocalSockets:
 
 def layer_recovered() -> None:
     """After a channel-layer outage: resubscribe on next use, and end every open socket for a
-    reconnect (each may have missed events; its reconnect resumes from the database)."""
+    reconnect (each may have missed events; its reconnect resumes from the database). The ends
+    are spread over ``ROOMS_RECOVERY_SPREAD_SECONDS``: all at once, every page of the process
+    would reconnect at once, a crowd as big as a restart's."""
     state = _loop_state()
     for hub in state.hubs.values():
         hub.forget_subscription()
     if state.sockets is not None:
-        state.sockets.tell_all({"type": "layer.lost"})
+        state.sockets.tell_all({"type": "layer.lost"}, spread=settings.ROOMS_RECOVERY_SPREAD_SECONDS)

@@ -14,19 +14,36 @@ when broadcast.py cannot hand an event to the layer, the watch counts that as an
 once the layer is back it sends the event again for the other processes' sockets (they drop what
 they already have by its seq), besides ending this process's sockets as above.
 
+A slow layer is not a lost one. Under a crowd of sockets arriving at once (what a restart or a
+deploy brings back) the event loop falls behind (by over a second on a loaded 2-core machine),
+and the pub/sub layer queues all of a process's subscribes and publishes behind one lock per
+shard, so a probe can take longer than the interval with Redis perfectly well. Ending every
+socket then would bring the same crowd straight back. So
+a probe that is late is not yet a failure: the watch asks Redis directly, on a connection of its
+own outside the layer's lock, whether it is there and still holds this process's subscription,
+and if it is, waits for the probe up to ``ROOMS_LAYER_PROBE_DEADLINE_SECONDS`` and counts a late
+reply as healthy. Only an error from the layer, no answer from Redis, a subscription Redis no
+longer holds, or no reply by the deadline is an outage. A recovery that does end sockets spreads
+their ends over ``ROOMS_RECOVERY_SPREAD_SECONDS`` (``fanout.layer_recovered``), so their
+reconnects do not arrive as one crowd either.
+
 The in-memory layer lives in the process and cannot lose a connection; it is not watched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import create_pool
 from django.conf import settings
+from redis import asyncio as aioredis
 
 from rooms.live import fanout
 
@@ -39,6 +56,10 @@ _watches: dict[tuple[int, int], LayerWatch] = {}
 UNSENT_LIMIT = 1000
 
 
+class LayerLost(Exception):
+    """The probe's verdict: the layer is gone, not merely slow."""
+
+
 class LayerWatch:
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
@@ -46,6 +67,9 @@ class LayerWatch:
         self.task: asyncio.Task[None] | None = None
         self.healthy = True
         self.unsent: list[tuple[str, dict[str, Any]]] = []
+        self.channel: str | None = None  # the probe's layer channel, kept from one probe to the next
+        self.confirmed = False  # a probe came back through it since it was subscribed
+        self.redis: aioredis.Redis | None = None  # the watch's own connection, made when first needed
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -53,30 +77,104 @@ class LayerWatch:
 
     async def _run(self) -> None:
         interval = settings.ROOMS_LAYER_PROBE_SECONDS
-        channel: str | None = None
         n = 0
-        while True:
-            n += 1
-            try:
-                if channel is None:
-                    channel = await self.layer.new_channel()
-                await asyncio.wait_for(self.layer.group_add(self.group, channel), interval)
-                await asyncio.wait_for(self.layer.group_send(self.group, {"type": "probe", "n": n}), interval)
-                while (await asyncio.wait_for(self.layer.receive(channel), interval)).get("n") != n:
-                    pass  # an older, late probe
-                ok = True
-            except Exception as exc:
-                ok = False
-                if self.healthy:
-                    logger.warning("channel layer probe failed (%s); sockets will reconnect once it is back", exc)
-                await self._reset()
-                channel = None  # subscribe a fresh probe channel next time
-            if ok and not self.healthy:
-                logger.warning("channel layer is back; ending this process's sockets so they reconnect and resume")
-                fanout.layer_recovered()
-                ok = await self._send_again()
-            self.healthy = ok
-            await asyncio.sleep(interval)
+        try:
+            while True:
+                n += 1
+                try:
+                    await self._probe(n)
+                    ok = True
+                except Exception as exc:
+                    ok = False
+                    if self.healthy:
+                        logger.warning("channel layer probe failed (%s); sockets will reconnect once it is back", exc)
+                    await self._reset()
+                if ok and not self.healthy:
+                    logger.warning("channel layer is back; ending this process's sockets so they reconnect and resume")
+                    fanout.layer_recovered()
+                    ok = await self._send_again()
+                self.healthy = ok
+                await asyncio.sleep(interval)
+        finally:
+            if self.redis is not None:
+                with contextlib.suppress(Exception):
+                    await self.redis.aclose()
+
+    async def _probe(self, n: int) -> None:
+        """Send probe ``n`` to this process through the layer and wait for it. Returns when it came
+        back, however late; raises when the layer is lost."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + max(settings.ROOMS_LAYER_PROBE_DEADLINE_SECONDS, settings.ROOMS_LAYER_PROBE_SECONDS)
+        # A task of its own, waited for and never cancelled while it may still succeed: cancelling
+        # the layer's receive also unsubscribes the probe channel.
+        trip = loop.create_task(self._round_trip(n))
+        try:
+            done, _ = await asyncio.wait({trip}, timeout=settings.ROOMS_LAYER_PROBE_SECONDS)
+            if not done:
+                answered = await self._ask_redis(deadline)
+                done, _ = await asyncio.wait({trip}, timeout=max(0.0, deadline - loop.time()))
+                if not done:
+                    raise LayerLost(f"no probe reply within {deadline - started:g} s although Redis answers")
+                logger.info(
+                    "channel layer probe took %.2f s (Redis answered directly in %.2f s): slow, not lost",
+                    loop.time() - started,
+                    answered,
+                )
+            trip.result()  # the layer's own error, if it raised one
+        finally:
+            if not trip.done():
+                trip.cancel()
+                trip.add_done_callback(_retrieve)
+
+    async def _round_trip(self, n: int) -> None:
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+            self.confirmed = False
+        await self.layer.group_add(self.group, self.channel)
+        await self.layer.group_send(self.group, {"type": "probe", "n": n})
+        while (await self.layer.receive(self.channel)).get("n") != n:
+            pass  # an older, late probe
+        self.confirmed = True
+
+    async def _ask_redis(self, deadline: float) -> float:
+        """Ask Redis directly whether it is there, on the watch's own connection (outside the
+        layer's lock and its queue of subscribes and publishes); with the pub/sub layer, also
+        whether Redis still holds the probe's subscription (a restarted Redis forgets it, and then
+        no reply can ever come). Returns how long the answer took; raises ``LayerLost``."""
+        target = self._redis_target()
+        if target is None:
+            return 0.0  # a layer this watch cannot look behind: the deadline alone decides
+        host, subscription = target
+        if self.redis is None:
+            self.redis = aioredis.Redis.from_pool(create_pool(host))
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        try:
+            async with asyncio.timeout(max(0.0, deadline - asked)):
+                if subscription is None or not self.confirmed:
+                    await self.redis.ping()
+                    subscribers = None
+                else:
+                    [(_name, subscribers)] = await self.redis.pubsub_numsub(subscription)
+        except TimeoutError:
+            raise LayerLost(f"Redis did not answer within {deadline - asked:.1f} s") from None
+        except Exception as exc:
+            raise LayerLost(f"Redis did not answer ({exc})") from exc
+        if subscribers == 0:
+            raise LayerLost("Redis no longer holds this process's subscription")
+        return loop.time() - asked
+
+    def _redis_target(self) -> tuple[dict[str, Any], str | None] | None:
+        """The connection settings of the Redis server the probe goes through (channels_redis's
+        own, per shard), and the pub/sub channel of the probe's group on it (pub/sub layer only)."""
+        if isinstance(self.layer, RedisPubSubChannelLayer):
+            loop_layer = self.layer._get_layer()
+            channel = loop_layer._get_group_channel_name(self.group)
+            return loop_layer._get_shard(channel).host, channel
+        if isinstance(self.layer, RedisChannelLayer):
+            return self.layer.hosts[self.layer.consistent_hash(self.group)], None
+        return None
 
     def broadcast_failed(self, group: str, event: dict[str, Any]) -> None:
         if self.healthy:
@@ -90,11 +188,13 @@ class LayerWatch:
         del self.unsent[:-UNSENT_LIMIT]
 
     async def _send_again(self) -> bool:
-        """Send what broadcasts could not, in order. False if the layer failed again."""
+        """Send what broadcasts could not, in order. False if the layer failed again (a slow send
+        is waited for up to the probe's deadline: right after a recovery the layer is busiest)."""
+        deadline = max(settings.ROOMS_LAYER_PROBE_DEADLINE_SECONDS, settings.ROOMS_LAYER_PROBE_SECONDS)
         while self.unsent:
             group, event = self.unsent[0]
             try:
-                await asyncio.wait_for(self.layer.group_send(group, event), settings.ROOMS_LAYER_PROBE_SECONDS)
+                await asyncio.wait_for(self.layer.group_send(group, event), deadline)
             except Exception as exc:
                 logger.warning("sending a missed broadcast again failed (%s); will retry", exc)
                 return False
@@ -111,11 +211,18 @@ class LayerWatch:
         recovery anyway. (The core layer reconnects per call, and its flush() would delete every
         process's queues in Redis, so it is left alone.)
         """
+        self.channel = None  # subscribe a fresh probe channel next time
         if isinstance(self.layer, RedisPubSubChannelLayer):
             try:
                 await self.layer.flush()
             except Exception:
                 logger.debug("flush after a failed probe failed too", exc_info=True)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """A probe given up on: its late error is part of the outage already reported."""
+    if not task.cancelled():
+        task.exception()
 
 
 def broadcast_failed(layer: BaseChannelLayer, group: str, event: dict[str, Any]) -> None:
