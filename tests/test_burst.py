@@ -1,11 +1,11 @@
 """A live socket never jumps: under a burst across processes it receives every message in order,
 and never a reset to the latest page.
 
-Run on its own with ``pytest -m burst``. Until the fix is in it fails in most runs, hence the
-non-strict xfail: in the failing runs seen so far, sockets see a jump in seq (one process's event
-overtaking the other's), repair from the database, and by the time the repair reads, more than
-ROOMS_CATCHUP_LIMIT messages follow their cursor, so they get the latest page instead of the next
-messages.
+Run on its own with ``pytest -m burst``. Before the room's hub put events back in stream order
+(rooms.live.fanout.Hub) and live repairs replayed instead of resetting, this failed in 15 of 27
+runs: one process's event overtook the other's, sockets took the jump for a loss, repaired from
+the database behind the posts, found more than ROOMS_CATCHUP_LIMIT events missing and got the
+latest page instead of the next messages.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.burst,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.xfail(strict=False, reason="a live socket can still jump under a cross-process burst"),
 ]
 
 SENDERS, PER_SENDER, RECEIVERS_PER_PROCESS = 20, 10, 3
