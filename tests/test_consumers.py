@@ -59,6 +59,22 @@ async def join(
     return communicator, reply
 
 
+def hold_room_events(monkeypatch: pytest.MonkeyPatch) -> tuple[Callable, list[tuple[str, dict]]]:
+    """Keep room events out of the layer (the list they go to), as a layer that is slow to
+    deliver them would; returns the layer's real ``group_send`` to let them through later."""
+    layer = get_channel_layer()
+    deliver, held = layer.group_send, []
+
+    async def holding(group: str, message: dict) -> None:
+        if message.get("type") == "room.event":
+            held.append((group, message))
+            return
+        await deliver(group, message)
+
+    monkeypatch.setattr(layer, "group_send", holding)
+    return deliver, held
+
+
 def seqs(html: str) -> list[int]:
     return [int(s) for s in re.findall(r'data-seq="(\d+)"', html)]
 
@@ -273,16 +289,7 @@ async def test_a_duplicated_layer_event_is_shown_once(browser_headers):
 async def test_a_backlog_of_events_reaches_a_socket_as_one_frame_in_order(browser_headers, monkeypatch):
     room = await create_room("r")
     alice, _ = await join(room, browser_headers())
-    layer = get_channel_layer()
-    deliver, held = layer.group_send, []
-
-    async def hold_room_events(group: str, message: dict) -> None:
-        if message.get("type") == "room.event":
-            held.append((group, message))
-            return
-        await deliver(group, message)
-
-    monkeypatch.setattr(layer, "group_send", hold_room_events)
+    deliver, held = hold_room_events(monkeypatch)
     await post(room, "one")
     await post(room, "two")
     carol, resumed = await join(room, browser_headers())  # opened now: "one" and "two" come from the database

@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from rooms import writes
 from rooms.identity import Author
 from rooms.models import Message
-from tests.test_consumers import BOB, create_room, join, open_socket, post, seqs
+from tests.test_consumers import BOB, create_room, hold_room_events, join, open_socket, post, seqs
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 ALICE = Author(key="g-alice", name="Alice")
@@ -167,16 +167,7 @@ async def test_events_that_arrive_out_of_order_reach_sockets_in_order_without_a_
 ):
     room = await create_room("r")
     alice, _ = await join(room, browser_headers())
-    layer = get_channel_layer()
-    deliver, held = layer.group_send, []
-
-    async def hold_room_events(group: str, message: dict) -> None:
-        if message.get("type") == "room.event":
-            held.append((group, message))
-            return
-        await deliver(group, message)
-
-    monkeypatch.setattr(layer, "group_send", hold_room_events)
+    deliver, held = hold_room_events(monkeypatch)
     for text in ("one", "two", "three"):
         await post(room, text)
     monkeypatch.setattr("rooms.catchup.frames_after", lambda *a, **k: pytest.fail("a reordering went to the database"))

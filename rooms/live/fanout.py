@@ -29,6 +29,8 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 from django.conf import settings
 
+from rooms.live.order import StreamOrder
+
 logger = logging.getLogger("rooms.fanout")
 
 CONTROL_GROUP = "madang-control"
@@ -103,16 +105,8 @@ class Socket(Protocol):
 
 
 class Hub:
-    """One group's subscription in this process and the sockets it feeds.
-
-    Room events carry the room's event number. Two processes publish in their own time, so event
-    58 (committed in one) can arrive before 57 (committed just before it in the other): the hub
-    holds an event that arrives early for up to ``ROOMS_REORDER_WAIT_SECONDS`` until the ones
-    before it arrive, then hands them all out in order. Only if they never come (the layer lost
-    them) does it let the early one through; each socket then sees the jump and replays what it
-    missed from the database. A reordering thus costs a few milliseconds of waiting, never a
-    trip to the database for every socket of the room at once.
-    """
+    """One group's subscription in this process and the sockets it feeds, in stream order
+    (rooms.live.order)."""
 
     def __init__(self, layer: BaseChannelLayer, group: str) -> None:
         self.layer = layer
@@ -123,9 +117,7 @@ class Hub:
         self.lock = asyncio.Lock()
         self.backlog: list[dict[str, Any]] = []
         self.waiter: asyncio.Future[None] | None = None
-        self.expected: int | None = None  # the room event number this hub hands out next
-        self.early: dict[int, dict[str, Any]] = {}  # events that arrived before their predecessors
-        self.give_up: asyncio.TimerHandle | None = None
+        self.order = StreamOrder(group, self._hand_out)
 
     @property
     def subscribed(self) -> bool:
@@ -143,8 +135,8 @@ class Hub:
                 await self.layer.group_add(self.group, self.channel)
                 loop = asyncio.get_running_loop()
                 self.tasks = (loop.create_task(self._receive(self.channel)), loop.create_task(self._fan_out()))
-            if self.expected is None and after is not None:
-                self.expected = after + 1
+            if after is not None:
+                self.order.start_after(after)
             self.members[id(member)] = member
 
     async def leave(self, member: Member) -> None:
@@ -166,50 +158,14 @@ class Hub:
     def _stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-        if self.give_up is not None:
-            self.give_up.cancel()
         self.tasks, self.channel, self.backlog = (), None, []
-        self.expected, self.early, self.give_up = None, {}, None
+        self.order.reset()
 
     async def _receive(self, channel: str) -> None:
         # While the fan-out task writes to sockets, events pile up in the layer's queue; this
         # takes all of them in one go (a receive from a non-empty queue does not suspend).
         while True:
-            self.arrive(await self.layer.receive(channel))
-
-    def arrive(self, event: dict[str, Any]) -> None:
-        """An event from the layer: out to the sockets in stream order (class docstring)."""
-        number = event.get("event")
-        if number is None:  # lobby and control events are not numbered
-            self._hand_out(event)
-            return
-        if self.expected is None or number <= self.expected:
-            # The next one, the first this hub sees, or a late duplicate (sockets drop those).
-            self._hand_out(event)
-            if self.expected is None or number == self.expected:
-                self.expected = number + 1
-            while self.expected in self.early:
-                self._hand_out(self.early.pop(self.expected))
-                self.expected += 1
-            if not self.early and self.give_up is not None:
-                self.give_up.cancel()
-                self.give_up = None
-            return
-        self.early[number] = event  # what comes before it is on its way from another process
-        if self.give_up is None:
-            wait = settings.ROOMS_REORDER_WAIT_SECONDS
-            self.give_up = asyncio.get_running_loop().call_later(wait, self._stop_waiting)
-
-    def _stop_waiting(self) -> None:
-        """What the early events waited for never came: the layer lost it. Let them through."""
-        self.give_up = None
-        if not self.early:
-            return
-        logger.info("%s: events before %d never arrived; sockets repair from the database", self.group, min(self.early))
-        for number in sorted(self.early):
-            self._hand_out(self.early[number])
-        self.expected = max(self.early) + 1
-        self.early = {}
+            self.order.arrive(await self.layer.receive(channel))
 
     def _hand_out(self, event: dict[str, Any]) -> None:
         self.backlog.append(event)
