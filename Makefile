@@ -58,4 +58,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) staticfiles test-db.sqlite3* .pytest_cache .ruff_cache .daphne-*.log
+	rm -rf $(VENV) staticfiles test-db.sqlite3* .pytest_cache .ruff_cache .daphne-*.log test-artefacts

@@ -77,6 +77,7 @@ RESULTS = ROOT / "bench" / "results"
 TEXT = re.compile(r'<p class="message-text" dir="auto">(bench [^<]*)</p>')
 ROOMS, ROOM_SIZE = 100, 10
 SENDERS = 4
+KOREAN_EVERY = 0  # main() sets it from --korean-every
 
 
 @dataclass
@@ -265,7 +266,13 @@ class Client:
     async def open(self) -> None:
         url, origin = self.server.url(self.room, self.index)
         begun = time.monotonic()
-        self.socket = await connect(url, origin=origin, open_timeout=60, max_size=None, ping_interval=None)
+        # Every KOREAN_EVERY-th client reads in Korean (so in Asia/Seoul): a second variant of every
+        # fragment for Madang's hubs to render (rooms.variants); 0 keeps one variant.
+        korean = KOREAN_EVERY and self.index % KOREAN_EVERY == 0
+        headers = {"Accept-Language": "ko"} if korean else {}
+        self.socket = await connect(
+            url, origin=origin, open_timeout=60, max_size=None, ping_interval=None, additional_headers=headers
+        )
         if self.server.html:
             await self.socket.send(json.dumps({"cursor": "0", "HEADERS": {}}))
             while 'data-state="live"' not in await asyncio.wait_for(self.socket.recv(), 60):
@@ -663,9 +670,14 @@ def main() -> None:
     parser.add_argument(
         "--many-rooms", action=argparse.BooleanOptionalAction, default=True, help=f"the {ROOMS} rooms of {ROOM_SIZE}"
     )
+    parser.add_argument(
+        "--korean-every", type=int, default=0, help="every N-th client reads in Korean: two variants (0: one)"
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--report", type=Path, help="print the tables of an earlier run's .jsonl and exit")
     args = parser.parse_args()
+    global KOREAN_EVERY
+    KOREAN_EVERY = args.korean_every
     if args.report:
         print(report([json.loads(line) for line in args.report.read_text().splitlines() if line.strip()]))
         return

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "rooms.middleware.TimeZoneMiddleware",
     "rooms.middleware.ContentSecurityPolicyMiddleware",
 ]
 
@@ -150,7 +151,10 @@ LOGOUT_REDIRECT_URL = "rooms:lobby"
 LANGUAGE_CODE = os.environ.get("DJANGO_LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The site's zone: times for readers who chose none and whose language has no obvious one.
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+# The zone a reader of a language gets until they choose one (rooms.preferences).
+ROOMS_LANGUAGE_ZONES = {"ko": "Asia/Seoul"}
 USE_I18N = True
 USE_TZ = True
 
@@ -208,6 +212,26 @@ ROOMS_REPAIR_LIMIT = int(env_number("ROOMS_REPAIR_LIMIT", 1000))
 ROOMS_CATCHUP_FRAME_MESSAGES = 100
 # Reactions: the palette offered on every message, and how many different emoji one message
 # may carry (Discord: 20).
+# Presence (rooms.live.presence): each process re-adds its sockets every REFRESH seconds with an
+# expiry TTL ahead, and sweeps expired ones every SWEEP; a killed process's people are gone
+# within TTL + SWEEP (30 s). A closed socket leaves after LEAVE_GRACE (a reload shows no leave).
+ROOMS_PRESENCE_REFRESH_SECONDS = env_number("ROOMS_PRESENCE_REFRESH_SECONDS", 10)
+ROOMS_PRESENCE_TTL_SECONDS = env_number("ROOMS_PRESENCE_TTL_SECONDS", 25)
+ROOMS_PRESENCE_SWEEP_SECONDS = env_number("ROOMS_PRESENCE_SWEEP_SECONDS", 5)
+ROOMS_PRESENCE_LEAVE_GRACE_SECONDS = env_number("ROOMS_PRESENCE_LEAVE_GRACE_SECONDS", 2)
+ROOMS_PRESENCE_SETTLE_SECONDS = env_number("ROOMS_PRESENCE_SETTLE_SECONDS", 0.2)
+ROOMS_PRESENCE_MAX_NAMES = 50
+# Typing (rooms.live.typing): shown for TYPING_SECONDS after the last signal; a socket's signals
+# beyond TYPING_BURST at once, then TYPING_PER_SEC, are dropped (the page sends one per 3 s).
+ROOMS_TYPING_SECONDS = env_number("ROOMS_TYPING_SECONDS", 6)
+ROOMS_TYPING_BURST = env_number("ROOMS_TYPING_BURST", 2)
+ROOMS_TYPING_PER_SEC = env_number("ROOMS_TYPING_PER_SEC", 0.5)
+
+# Unread (rooms.unread): a lobby counts again at most this long after a new message (all its
+# sockets at once); a live room socket reads what arrives, written every READ_FLUSH seconds.
+ROOMS_UNREAD_SETTLE_SECONDS = env_number("ROOMS_UNREAD_SETTLE_SECONDS", 0.5)
+ROOMS_READ_FLUSH_SECONDS = env_number("ROOMS_READ_FLUSH_SECONDS", 2)
+
 ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]
 ROOMS_MAX_REACTIONS_PER_MESSAGE = 20
 # Members of this group (and staff) may edit, delete and hide anyone's messages.

@@ -10,3 +10,4 @@ class RoomsConfig(AppConfig):
 
     def ready(self) -> None:
         from rooms import checks, signals  # noqa: F401  (registers the system checks and signal handlers)
+        from rooms.live import lobby_unread, presence_lists, typing  # noqa: F401  (what hubs do with side events)

@@ -1,17 +1,22 @@
 """The one place that renders what everyone sees and hands it to the channel layer.
 
-Called after the write's transaction commits. Each event is rendered exactly once, whatever the
-number of recipients; consumers forward the HTML as it is.
+Called after the write's transaction commits. Each event is rendered once, in the variant of
+whoever wrote it (rooms.variants), whatever the number of recipients, and travels with a snapshot
+of what it was rendered from: a process whose sockets read in another language or time zone
+renders that variant once from the snapshot (``render_snapshot``). Consumers forward the HTML as
+it is.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db.models import prefetch_related_objects
 
-from rooms import fragments
+from rooms import fragments, snapshots, variants
 from rooms.live import fanout, layerwatch
 from rooms.models import Message, Room
 
@@ -22,17 +27,46 @@ LOBBY_GROUP = "lobby"
 
 def message_posted(message: Message) -> None:
     # Both events in one hop to the event loop: the writer's database thread waits for it.
-    _group_send(_room_event(message, fragments.message_event(message)), _lobby_event(message.room))
+    _group_send(_room_event(message, "posted"), _lobby_event(message.room))
 
 
 def message_changed(message: Message) -> None:
     """An edit, deletion, hide, unhide or reaction: the message's parts, replaced in place."""
-    _group_send(_room_event(message, fragments.message_changed(message)))
+    if "reactions" not in getattr(message, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([message], "reactions")  # one query, shared by the render and the snapshot
+    _group_send(_room_event(message, "changed"))
 
 
-def _room_event(message: Message, html: str) -> tuple[str, dict[str, object]]:
+def render_snapshot(snapshot: dict[str, Any]) -> str:
+    """An event's fragment from its snapshot, in the active variant (rooms.variants.html_for)."""
+    kind = snapshot["kind"]
+    if kind in SIDE_RENDERS:
+        return SIDE_RENDERS[kind](snapshot)
+    if kind == "lobby_row":
+        return fragments.lobby_row_event(snapshots.unpack(Room, snapshot["room"]), created=snapshot["created"])
+    message = snapshots.unpack_message(snapshot)
+    return fragments.message_event(message) if kind == "posted" else fragments.message_changed(message)
+
+
+# Presence and typing: whole states, rendered in each process from what its hub read or keeps.
+SIDE_RENDERS = {
+    "presence": lambda snapshot: fragments.presence(snapshot["people"]),
+    "typing": lambda snapshot: fragments.typing(snapshot["typists"]),
+    "here": lambda snapshot: fragments.here(snapshot["counts"]),
+}
+
+
+def _in_writer_variant(snapshot: dict[str, Any], render: Any) -> dict[str, Any]:
+    variant = variants.current()
+    return {"html": {variant.key: variants.render(snapshot["kind"], variant.key, render)}, "snapshot": snapshot}
+
+
+def _room_event(message: Message, kind: str) -> tuple[str, dict[str, object]]:
+    render = fragments.message_event if kind == "posted" else fragments.message_changed
+    snapshot = {"kind": kind, **snapshots.pack_message(message)}
     # "event" is the room's stream number: sockets apply events in that order, exactly once.
-    return message.room.group_name, {"type": "room.event", "event": message.event, "html": html}
+    event = {"type": "room.event", "event": message.event, **_in_writer_variant(snapshot, lambda: render(message))}
+    return message.room.group_name, event
 
 
 def account_banned(user_id: int) -> None:
@@ -40,12 +74,25 @@ def account_banned(user_id: int) -> None:
     _group_send((fanout.CONTROL_GROUP, {"type": "user.banned", "user_id": user_id}))
 
 
+def author_renamed(author_key: str, name: str) -> None:
+    """A guest took a new name: every open socket of that author key (in every process) takes it
+    for its next post and shows it in its page's header."""
+    _group_send((fanout.CONTROL_GROUP, {"type": "author.renamed", "author_key": author_key, "name": name}))
+
+
+def read_moved(room_id: int, keys: list[str]) -> None:
+    """These people read further in a room: their lobbies (every tab, every process) count again."""
+    _group_send((LOBBY_GROUP, {"type": "lobby.read", "room": room_id, "keys": keys}))
+
+
 def room_changed(room: Room, *, created: bool = False) -> None:
     _group_send(_lobby_event(room, created=created))
 
 
 def _lobby_event(room: Room, *, created: bool = False) -> tuple[str, dict[str, object]]:
-    return LOBBY_GROUP, {"type": "lobby.event", "html": fragments.lobby_row_event(room, created=created)}
+    snapshot = {"kind": "lobby_row", "room": snapshots.pack(room), "created": created}
+    render = lambda: fragments.lobby_row_event(room, created=created)  # noqa: E731
+    return LOBBY_GROUP, {"type": "lobby.event", "room_pk": room.pk, **_in_writer_variant(snapshot, render)}
 
 
 def _group_send(*sends: tuple[str, dict[str, object]]) -> None:

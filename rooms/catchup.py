@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from rooms import fragments
-from rooms.models import Message, Room
+from rooms.models import Message, Room, with_previous_times
 
 
 def frames_after(room_id: int, cursor: int, *, limit: int | None = None, status: bool = False) -> tuple[list[str], int]:
@@ -47,6 +47,8 @@ def frames_after(room_id: int, cursor: int, *, limit: int | None = None, status:
     size = settings.ROOMS_CATCHUP_FRAME_MESSAGES
     shown = [message for message in changed if message.posted_event <= cursor]
     new = [message for message in changed if message.posted_event > cursor]
+    if new:  # every message posted after the cursor changed after it: consecutive seqs
+        with_previous_times(new, messages.time_before(new[0].seq))
     if len(changed) <= size:  # the usual case: one frame
         return [fragments.catch_up(room, shown, new, latest, status=status)], latest
     parts: list[tuple[list[Message], list[Message], int | None]] = [

@@ -44,16 +44,21 @@ RENDERED_CONTRACT: dict[str, list[str]] = {
         *('id="message-12345"', 'data-seq="678"', 'data-author="g-check"', 'id="message-12345-editor"'),
         *('id="message-12345-content"', 'id="message-12345-reactions"', "message-own"),
     ],
-    "rooms/_message_content.html": ['id="message-12345-content"', 'hx-swap-oob="true"'],
-    "rooms/_message_reactions.html": ['id="message-12345-reactions"', 'hx-swap-oob="true"'],
-    "rooms/_message_event.html": [
-        *('id="message-12345-content" hx-swap-oob="true"', 'id="message-12345-reactions" hx-swap-oob="true"'),
-        *('id="messages"', 'hx-swap-oob="beforeend"', 'id="message-12345"', 'id="cursor"'),
+    "rooms/_message_content.html": ['id="message-12345-content"', 'hx-swap-oob="outerHTML:#message-12345-content'],
+    "rooms/_message_reactions.html": [
+        *('id="message-12345-reactions"', 'hx-swap-oob="outerHTML:#message-12345-reactions'),
     ],
-    "rooms/_history_reset.html": ['id="messages"', 'hx-swap-oob="innerHTML"', 'id="message-12345"', 'id="cursor"'],
+    "rooms/_message_event.html": [
+        *('id="message-12345-content" hx-swap-oob="outerHTML:', 'id="message-12345-reactions" hx-swap-oob="'),
+        *('id="messages-live"', 'hx-swap-oob="beforeend"', 'id="message-12345"', 'id="cursor"'),
+    ],
+    "rooms/_history_reset.html": [
+        *('id="messages"', 'hx-swap-oob="innerHTML"', 'id="message-12345"', 'id="cursor"', 'id="messages-live"'),
+    ],
+    "rooms/_live_log.html": ['id="messages-live"', 'role="log"'],
     "rooms/_cursor.html": ['id="cursor"', 'name="cursor"', 'value="678"', 'hx-swap-oob="true"'],
     "rooms/_composer_fields.html": ['id="composer-text"', 'name="message"', 'id="composer-nonce"', 'name="nonce"'],
-    "rooms/_sent.html": ['id="composer-text"', 'id="chat-error"', 'hx-swap-oob="true"'],
+    "rooms/_sent.html": ['id="composer-nonce"', 'id="chat-error"', 'id="composer-sending"', 'hx-swap-oob="true"'],
     "rooms/_room_row.html": ['id="room-7007"', 'href="/rooms/check/"'],
     "rooms/_lobby_row_event.html": ['id="room-7007" hx-swap-oob="delete"', 'id="room-list" hx-swap-oob="afterbegin"'],
     "rooms/_lobby_list_event.html": ['id="room-list" hx-swap-oob="innerHTML"', 'id="room-7007"'],
@@ -62,10 +67,26 @@ ERROR_CONTRACT = ['id="chat-error"', 'data-error="sample_code"', 'hx-swap-oob="t
 
 # template -> strings its source must contain (pages, rendered only with a request).
 SOURCE_CONTRACT: dict[str, list[str]] = {
-    "rooms/room.html": ['hx-ext="ws"', "ws-connect=", 'id="resume"', "htmx:wsOpen", 'id="messages"'],
-    "rooms/_composer.html": ['id="composer"', "ws-send", "rooms/_composer_fields.html", "rooms/_error.html"],
+    "rooms/room.html": [
+        'id="oob-sink"',
+        *('id="presence-count"', 'id="presence-list"', 'id="typing"', "rooms/_typing_form.html"),
+        *('hx-ext="ws"', "ws-connect=", 'id="resume"', "htmx:wsOpen", 'id="messages"', "rooms/_live_log.html"),
+    ],
+    "rooms/_composer.html": [
+        *('id="composer"', "ws-send", "rooms/_composer_fields.html", "rooms/_error.html", "rooms/_sending.html"),
+    ],
     "rooms/lobby.html": ['hx-ext="ws"', 'ws-connect="/ws/lobby/"', 'id="room-list"'],
-    "rooms/_viewer_style.html": ["data-author=", "data-reactors~=", ".message-own", "--label-edit", "csp_nonce"],
+    "rooms/_viewer_style.html": [
+        *("data-author=", "data-reactors~=", ".message-own", "--label-edit", "csp_nonce"),
+        *("data-mentions~=", "data-without=", 'data-for="all"', "presence-list", "--label-you"),
+    ],
+    "rooms/_presence.html": ['id="presence-count"', 'id="presence-list"', "data-key="],
+    "rooms/_typing.html": ['id="typing"', 'data-for="all"', "data-without=", "typing-left-"],
+    "rooms/_typing_form.html": ['id="typing-form"', "ws-send", "from:#composer-text", 'name="typing"'],
+    "rooms/_here.html": ['id="here-'],
+    "rooms/_unread.html": ['id="unread-', "unread-messages", "unread-mentions"],
+    "rooms/_message_content.html": ["data-mentions=", 'class="mention"'],
+    "rooms/_room_row.html": ["rooms/_here.html", "rooms/_unread.html"],
     "_base.html": ["htmx_script", '"allowScriptTags": false', '"allowEval": false', "X-CSRFToken"],
 }
 

@@ -140,6 +140,22 @@ class ReactionForm(CodedErrors, forms.Form):
         return emoji
 
 
+class TypingForm(forms.Form):
+    """A typing frame's ``typing``: JSON true/false, or "1"/"0" as the page's #typing-form sends it
+    (also "true"/"false"). Anything else (a number, an object, null) is invalid: ``bad_type``."""
+
+    typing = forms.TypedChoiceField(
+        choices=[(value, value) for value in ("1", "0", "true", "false", "True", "False")],
+        coerce=lambda value: value in ("1", "true", "True"),
+    )
+
+    @classmethod
+    def from_frame(cls, data: dict[str, Any]) -> TypingForm:
+        value = data.get("typing")
+        # Only true/false/0/1 and strings: str() of anything else (7, {}, None) is no choice.
+        return cls(data={"typing": value if isinstance(value, (bool, int, str)) else object()})
+
+
 class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ("username",)

@@ -11,6 +11,9 @@ import secrets
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from rooms import preferences
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
@@ -30,3 +33,16 @@ class ContentSecurityPolicyMiddleware:
         if not request.path.startswith("/admin/"):
             response.headers.setdefault("Content-Security-Policy", POLICY.format(nonce=request.csp_nonce))  # type: ignore[attr-defined]
         return response
+
+
+class TimeZoneMiddleware:
+    """Every time on a page in the reader's zone (rooms.preferences): after LocaleMiddleware,
+    whose language picks the default zone."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = getattr(request, "LANGUAGE_CODE", "")
+        with timezone.override(preferences.zone_for(request.session, language)):
+            return self.get_response(request)

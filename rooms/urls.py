@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rooms import message_views, views
+from rooms import message_views, preference_views, views
 
 app_name = "rooms"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("rooms/<str:slug>/messages/<int:pk>/delete/", message_views.delete, name="delete"),
     path("rooms/<str:slug>/messages/<int:pk>/reactions/", message_views.reactions, name="reactions"),
     path("me/name/", views.display_name, name="display_name"),
+    path("me/time-zone/", preference_views.time_zone, name="time_zone"),
+    path("preferences/theme/", preference_views.theme, name="theme"),
 ]

@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from rooms import fragments, identity, permissions, writes
+from rooms import broadcast, fragments, identity, permissions, unread, writes
 from rooms.forms import DisplayNameForm, MessageForm, RoomForm, SignupForm
 from rooms.models import Message, Room
 
@@ -33,11 +33,18 @@ def lobby(request: HttpRequest) -> HttpResponse:
 
 
 def _lobby(request: HttpRequest, form: RoomForm, status: int = 200) -> HttpResponse:
-    return render(request, "rooms/lobby.html", {"rooms": Room.objects.listed(), "form": form}, status=status)
+    rooms = list(Room.objects.listed())
+    found = unread.counts(identity.author_for_request(request).key, [room.pk for room in rooms])
+    for room in rooms:
+        room.unread = found.get(room.pk)
+    return render(request, "rooms/lobby.html", {"rooms": rooms, "form": form}, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def create_room(request: HttpRequest) -> HttpResponse:
+    # A refused name leaves /rooms/ in the address bar: reloading it (a GET) goes to the lobby.
+    if request.method == "GET":
+        return redirect("rooms:lobby")
     form = RoomForm(request.POST)
     if not form.is_valid():
         return _lobby(request, form, status=400)
@@ -64,6 +71,11 @@ def _room(
     # is caught up by the socket's resume and nothing in between can be missed or shown twice.
     cursor = room.last_event
     messages, has_older = Message.objects.in_room(room).page_before(room.last_seq + 1, settings.ROOMS_PAGE_SIZE)
+    # Opening the room reads it (history pages and message links do not): every lobby of this
+    # person, in every tab and process, counts again.
+    reader = identity.author_for_request(request).key
+    unread.mark_read([reader], room.pk, room.last_seq)
+    broadcast.read_moved(room.pk, [reader])
     context = {
         "room": room,
         "messages": messages,
@@ -119,14 +131,25 @@ def _history(request: HtmxHttpRequest, room: Room) -> HttpResponse:
 
 
 @require_POST
-def display_name(request: HttpRequest) -> HttpResponse:
+def display_name(request: HtmxHttpRequest) -> HttpResponse:
+    """A guest's new name. Like any change, every open socket of that person (each tab, in every
+    process) takes it at once (``broadcast.author_renamed``). With htmx the answer is the header's
+    identity area (no reload: drafts and scroll stay); without, a redirect back."""
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         next_url = "/"
     form = DisplayNameForm(request.POST)
     if not form.is_valid():
+        if request.htmx:  # htmx swaps only 2xx answers: the error goes inside the identity area
+            context = {"page_path": next_url, "name_error": form.errors["display_name"][0]}
+            return render(request, "_identity.html", context)
         return render(request, "rooms/display_name.html", {"form": form, "next": next_url}, status=400)
-    identity.set_guest_name(request.session, form.cleaned_data["display_name"])
+    name = form.cleaned_data["display_name"]
+    identity.set_guest_name(request.session, name)
+    request.session.save()  # stored before anyone is told: a socket opened after the event reads it
+    broadcast.author_renamed(identity.author_for_request(request).key, name)
+    if request.htmx:
+        return render(request, "_identity.html", {"page_path": next_url})
     return HttpResponseRedirect(next_url)
 
 

@@ -9,10 +9,12 @@ from http.cookies import SimpleCookie
 
 import pytest
 from django.test import Client
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from rooms import writes
 from rooms.identity import Author
 from rooms.models import Room
+from tests.browsers import CHROMIUM_ARGS, chromium_executable
 from tests.servers import Daphne, RedisServer
 
 # Playwright's sync API and the live-server fixtures touch the ORM from threads Django
@@ -150,3 +152,63 @@ def start_daphne() -> Iterator[Callable[[dict[str, str]], Daphne]]:
     yield start
     for server in started:
         server.cleanup()
+
+
+# --- browsers (tests/test_browser*.py, tests/test_accessibility.py, tests/test_screenshots.py) ---
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium every browser test launches (tests/browsers.py): found, or installed, once."""
+    return chromium_executable()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def no_broadcasts_from_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For browser modules (``pytest.mark.usefixtures``): writes made in the test process cannot
+    reach the server's in-memory layer anyway, and inside Playwright's event loop
+    ``async_to_sync`` refuses to run: without this each one logs a misleading "broadcast failed"
+    traceback. Pages get such messages through the socket's resume."""
+    monkeypatch.setattr("rooms.broadcast.get_channel_layer", lambda: None)
+
+
+@pytest.fixture
+def server(transactional_db: None) -> Iterator[Daphne]:
+    daphne = Daphne().start()
+    yield daphne
+    daphne.cleanup()  # prints the server's log, which pytest shows when the test failed
+
+
+@pytest.fixture
+def person(browser: Browser, server: Daphne) -> Iterator[Callable[..., Page]]:
+    """A new person (a fresh browser context with its own cookies) on a page at ``path``."""
+    contexts = []
+
+    def open_page(path: str = "/", **context_options: object) -> Page:
+        context = browser.new_context(base_url=server.url, **context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(path)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The axe results (tests/test_accessibility.py), nodes per impact, in every run's log."""
+    from tests.browsers import axe_summary_lines
+
+    if lines := axe_summary_lines():
+        terminalreporter.section("axe-core: violations per page (nodes per impact)")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -15,72 +15,28 @@ from __future__ import annotations
 import re
 import shutil
 import signal
-from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from rooms import writes
 from rooms.identity import Author
 from rooms.models import Room
 from tests.servers import Daphne, FlakyNetwork, RedisServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_broadcasts_from_the_test_process"),
+]
 
 BOB = Author(key="g-bob", name="Bob")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-# A reconnect waits out the htmx ws extension's full-jitter backoff (up to 2^n seconds after the
-# n-th failed attempt while the server was down), so it gets more time than anything else.
+# A reconnect waits out the backoff static/js/connection.js gives the htmx ws extension (4-8 s
+# between tries once the server has been down a while), so it gets more time than anything else.
 RECONNECT_TIMEOUT_MS = 45_000
 
 expect.set_options(timeout=10_000)
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(autouse=True)
-def no_broadcasts_from_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Writes made here cannot reach the server's in-memory layer anyway, and inside Playwright's
-    event loop ``async_to_sync`` refuses to run: without this each one logs a misleading
-    "broadcast failed" traceback. Pages get such messages through the socket's resume."""
-    monkeypatch.setattr("rooms.broadcast.get_channel_layer", lambda: None)
-
-
-@pytest.fixture
-def server(transactional_db: None) -> Iterator[Daphne]:
-    daphne = Daphne().start()
-    yield daphne
-    daphne.cleanup()  # prints the server's log, which pytest shows when the test failed
-
-
-@pytest.fixture
-def person(browser: Browser, server: Daphne) -> Iterator[Callable[..., Page]]:
-    """A new person (a fresh browser context with its own cookies) on a page at ``path``."""
-    contexts = []
-
-    def open_page(path: str = "/", **context_options: object) -> Page:
-        context = browser.new_context(base_url=server.url, **context_options)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(path)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -103,9 +59,15 @@ def socket_id(page: Page) -> str:
 
 
 def reconnected(page: Page, old_socket: str) -> Page:
-    """Wait until the page has a new socket (it reconnected by itself) and it is live again."""
-    expect(page.locator("#connection")).not_to_have_attribute("data-socket", old_socket, timeout=RECONNECT_TIMEOUT_MS)
-    return live(page)
+    """Wait until the page is live again on a new socket (it reconnected by itself). Both at once:
+    a closed page has no data-socket at all, and a page whose socket is still to be ended is live."""
+    page.wait_for_function(
+        """old => { const el = document.getElementById("connection");
+                    return el && el.dataset.state === "live" && el.dataset.socket && el.dataset.socket !== old; }""",
+        arg=old_socket,
+        timeout=RECONNECT_TIMEOUT_MS,
+    )
+    return page
 
 
 def messages(page: Page) -> Locator:
@@ -121,12 +83,13 @@ def texts(page: Page) -> list[str]:
 
 
 def say(page: Page, text: str) -> None:
-    """Type into the composer and press Enter, then wait for the server's acknowledgement (it
-    replaces the composer with an empty one), so the next send cannot race it."""
+    """Type into the composer and press Enter, then wait for the server's answer (the composer
+    stops "sending", static/js/connection.js), so the next send cannot race it."""
     composer = page.locator("#composer-text")
     composer.fill(text)
     composer.press("Enter")
     expect(composer).to_have_value("")
+    expect(page.locator("#composer")).not_to_have_attribute("data-state", "sending")
 
 
 def mark(page: Page) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
@@ -18,16 +17,14 @@ from playwright.sync_api import Browser, Page, expect
 from rooms import writes
 from rooms.models import Message, Room
 from tests.servers import Daphne, RedisServer
-from tests.test_browser import browser, live, mark, messages, not_reloaded, reconnected, room_path, say, socket_id
+from tests.test_browser import live, mark, messages, not_reloaded, reconnected, room_path, say, socket_id
 
-__all__ = ["browser"]  # the module-scoped Chromium fixture, shared with tests/test_browser.py
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def no_broadcasts_from_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rooms.broadcast.get_channel_layer", lambda: None)
+# The browser (Chromium, found or installed once) and the server come from tests/conftest.py.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_broadcasts_from_the_test_process"),
+]
 
 
 def message_el(page: Page, message: Message):
@@ -36,7 +33,7 @@ def message_el(page: Page, message: Message):
 
 def snapshot(page: Page) -> list[str]:
     """Every message element of the page, normalised only for what htmx adds while it swaps."""
-    return page.locator("#messages > article").evaluate_all(
+    return page.locator("#messages article").evaluate_all(
         """els => els.map(el => el.outerHTML
             .replace(/ ?htmx-(added|settling|swapping|request)/g, '')
             .replace(/ class=""/g, '')
@@ -72,13 +69,6 @@ def delete(page: Page, message: Message) -> None:
 
 def reaction(page: Page, message: Message, emoji: str):
     return message_el(page, message).locator(f'.reaction[value="{emoji}"]')
-
-
-@pytest.fixture
-def server(transactional_db: None) -> Iterator[Daphne]:
-    daphne = Daphne().start()
-    yield daphne
-    daphne.cleanup()
 
 
 def test_two_people_see_each_edit_reaction_and_deletion_live_and_an_open_edit_form_survives_them(browser, server):

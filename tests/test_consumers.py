@@ -39,10 +39,71 @@ async def other_server(scope: dict, receive: Callable, send: Callable) -> None:
     await application(scope, lambda: receive(), send)
 
 
-async def open_socket(
-    path: str, headers: list[tuple[bytes, bytes]], app: Callable = application
-) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(app, path, headers=headers)
+# The fragments of who is here, who is typing and what a lobby's person has not read
+# (rooms/_presence.html, rooms/_typing.html, rooms/_here.html, rooms/_unread.html): whole states
+# outside the stream, sent whenever they change.
+SIDE_FRAGMENT = re.compile(
+    r'\s*(<span id="(presence-count|here-\d+)"[^>]*>.*?</span>'
+    r'|<span id="presence-list"[^>]*>(?:<span[^>]*>[^<]*</span>)*</span>'
+    r'|<div id="typing".*?</div>|<span id="unread-\d+"[^>]*>(<span class="unread-[a-z]+">[^<]*</span>)*</span>)\s*',
+    re.S,
+)
+
+
+def is_side_frame(frame: str) -> bool:
+    """Whether a frame holds nothing but presence, typing or lobby-count fragments."""
+    return not SIDE_FRAGMENT.sub("", frame).strip()
+
+
+def _is_side(output: dict) -> bool:
+    frame = output.get("text")
+    return output["type"] == "websocket.send" and isinstance(frame, str) and is_side_frame(frame)
+
+
+class Communicator(WebsocketCommunicator):
+    """A test's socket that sets presence and typing frames aside (in ``side``), so a test reads
+    the frames it is about; tests of presence and typing read ``side`` or ``receive_side``."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.side: list[str] = []
+        self.others: list[dict] = []
+
+    async def receive_output(self, timeout: float = 1) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            output = await super().receive_output(max(0.01, deadline - loop.time()))
+            if not _is_side(output):
+                return output
+            self.side.append(output["text"])
+
+    async def receive_side(self, timeout: float = 2) -> str:
+        """The next presence, typing or count frame; other frames before it go to ``others``."""
+        if self.side:
+            return self.side.pop(0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            output = await super().receive_output(max(0.01, deadline - loop.time()))
+            if _is_side(output):
+                return output["text"]
+            self.others.append(output)
+
+    async def receive_nothing(self, timeout: float = 0.1, interval: float = 0.01) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await super().receive_nothing(max(0.0, deadline - loop.time()), interval):
+            if not _is_side(self.output_queue._queue[0]):  # a peek: it stays for the test to read
+                return False
+            self.side.append((await super().receive_output())["text"])
+            if loop.time() >= deadline:
+                return True
+        return True
+
+
+async def open_socket(path: str, headers: list[tuple[bytes, bytes]], app: Callable = application) -> Communicator:
+    communicator = Communicator(app, path, headers=headers)
     connected, _ = await communicator.connect(timeout=5)
     assert connected
     return communicator
@@ -112,7 +173,7 @@ async def test_resume_sends_what_was_posted_after_the_cursor_then_streams_live(b
     alice, reply = await join(room, browser_headers(), cursor=1)
     assert seqs(reply) == [2, 3]
     assert 'id="cursor" name="cursor" value="3" hx-swap-oob="true"' in reply
-    assert '<div id="messages" hx-swap-oob="beforeend">' in reply
+    assert '<div id="messages-live" hx-swap-oob="beforeend">' in reply
     await post(room, "live 4")
     live = await alice.receive_from(timeout=5)
     assert seqs(live) == [4] and "live 4" in live
@@ -141,9 +202,11 @@ async def test_a_message_reaches_everyone_identically_and_the_sender_gets_a_fres
     event = await bob.receive_from(timeout=5)
     assert event in alice_frames  # byte-identical fragment for every recipient
     (ack,) = [frame for frame in alice_frames if frame != event]
-    assert 'id="composer-text"' in ack and 'value=""' in ack and "autofocus" in ack
+    # Never the text field (what was typed since Enter stays): a new nonce, no error, and which send was stored.
+    assert 'id="composer-text"' not in ack
     assert 'id="composer-nonce"' in ack and 'value="n-1"' not in ack
     assert 'id="chat-error"' in ack and "data-error" not in ack
+    assert 'id="composer-sending"' in ack and 'data-sent="n-1"' in ack
     assert "hello &lt;b&gt;all&lt;/b&gt;" in event and "<b>" not in event
     message = (await database_sync_to_async(lambda: list(Message.objects.all()))())[0]
     assert f'id="message-{message.pk}" data-seq="1"' in event
@@ -198,8 +261,8 @@ async def test_what_one_socket_sees_is_in_its_pages_language(browser_headers, se
     assert "바이너리 프레임은 받지 않습니다" in await socket.receive_from(timeout=5)
     await socket.send_to(json.dumps({"message": "안녕"}))
     frames = [await socket.receive_from(timeout=5) for _ in range(2)]  # the message, and the acknowledgement
-    acknowledgement = next(frame for frame in frames if 'id="composer-text"' in frame)
-    assert "메시지를 입력하세요" in acknowledgement  # the fresh composer's placeholder
+    acknowledgement = next(frame for frame in frames if 'id="composer-sending"' in frame)
+    assert "전송 중…" in acknowledgement  # the sending line's label
     await socket.disconnect()
 
 
@@ -281,7 +344,7 @@ async def test_a_duplicated_layer_event_is_shown_once(browser_headers):
     await post(room, "one")
     first = await alice.receive_from(timeout=5)
     layer = get_channel_layer()
-    await layer.group_send(room.group_name, {"type": "room.event", "event": 1, "html": first})
+    await layer.group_send(room.group_name, {"type": "room.event", "event": 1, "html": {"en UTC": first}})
     assert await alice.receive_nothing(timeout=0.3)
     await alice.disconnect()
 
@@ -300,7 +363,7 @@ async def test_a_backlog_of_events_reaches_a_socket_as_one_frame_in_order(browse
 
     batch = await alice.receive_from(timeout=5)
     assert seqs(batch) == [1, 2, 3]
-    assert batch.count('id="messages"') == 3 and batch.count('id="cursor"') == 3  # fragments, as rendered
+    assert batch.count('id="messages-live"') == 3 and batch.count('id="cursor"') == 3  # fragments, as rendered
     assert re.findall(r'id="cursor"[^>]*value="(\d+)"', batch)[-1] == "3"  # the last swap wins
     assert await alice.receive_nothing(timeout=0.3)
     # A socket elsewhere in the stream takes the events one by one: only "three" is new to her.
@@ -359,3 +422,51 @@ async def test_the_lobby_socket_sends_the_list_then_live_rows(browser_headers):
     moved = await lobby.receive_from(timeout=5)
     assert f'<li id="room-{room.pk}" hx-swap-oob="delete">' in moved and "1 message" in moved
     await lobby.disconnect()
+
+
+async def test_answers_to_a_send_name_it_by_its_nonce_and_never_replace_the_text_field(browser_headers, settings):
+    room = await create_room("r")
+    alice, _ = await join(room, browser_headers())
+    too_long = "x" * (settings.ROOMS_MESSAGE_MAX_LENGTH + 1)
+    await alice.send_to(json.dumps({"message": too_long, "nonce": "n.1"}))
+    refused = await alice.receive_from(timeout=5)
+    assert error_code(refused) == "too_long"
+    assert 'id="composer-sending"' in refused and 'data-failed="n.1"' in refused
+    assert 'id="composer-text"' not in refused
+    await alice.send_to("{not json")  # unreadable: it may have been a post, the page picks its oldest send
+    assert 'data-failed=""' in await alice.receive_from(timeout=5)
+    await alice.send_to(json.dumps({"cursor": "x"}))  # no post: no sending line
+    assert 'id="composer-sending"' not in await alice.receive_from(timeout=5)
+    # A send repeated after a drop (same nonce) is answered again and stored once.
+    for _ in range(2):
+        await alice.send_to(json.dumps({"message": "once", "nonce": "n.2"}))
+    frames = [await alice.receive_from(timeout=5) for _ in range(3)]
+    assert sum('data-sent="n.2"' in frame for frame in frames) == 2
+    assert not any('id="composer-text"' in frame for frame in frames)
+    assert await stored(room) == [(1, "once")]
+    await alice.disconnect()
+
+
+async def test_a_rename_reaches_every_socket_of_that_person_and_their_next_post_carries_it(client, browser_headers):
+    room = await create_room("r")
+    headers = browser_headers(client=client)  # one person, two tabs
+    first, _ = await join(room, headers)
+    second, _ = await join(room, headers)
+    stranger, _ = await join(room, browser_headers())
+    response = await database_sync_to_async(
+        lambda: client.post("/me/name/", {"display_name": "새 이름 <b>", "next": "/rooms/r/"}, HTTP_HX_REQUEST="true")
+    )()
+    assert response.status_code == 200  # htmx: the identity area, no redirect
+    assert 'id="identity"' in response.content.decode() and "새 이름 &lt;b&gt;" in response.content.decode()
+    for socket in (first, second):
+        fragment = await socket.receive_from(timeout=5)
+        assert '<div class="identity" id="identity" hx-swap-oob="true">' in fragment
+        assert 'value="새 이름 &lt;b&gt;"' in fragment and "<b>" not in fragment
+        assert 'name="next" value="/rooms/r/"' in fragment
+    assert await stranger.receive_nothing(timeout=0.2)
+    await second.send_to(json.dumps({"message": "under my new name"}))
+    await second.receive_from(timeout=5)
+    message = await database_sync_to_async(lambda: Message.objects.get())()
+    assert message.author_name == "새 이름 <b>"
+    for socket in (first, second, stranger):
+        await socket.disconnect()

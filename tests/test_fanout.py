@@ -27,7 +27,7 @@ class Member:
 
 
 def event(seq: int) -> dict[str, object]:
-    return {"type": "room.event", "event": seq, "html": f'<article data-seq="{seq}"></article>'}
+    return {"type": "room.event", "event": seq, "html": {"en UTC": f'<article data-seq="{seq}"></article>'}}
 
 
 async def test_posts_made_during_a_big_rooms_fan_out_go_out_together_in_the_next_frame():

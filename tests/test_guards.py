@@ -115,7 +115,8 @@ async def test_hiding_a_message_removes_it_from_every_open_page_and_from_catch_u
     await database_sync_to_async(writes.hide_messages)([message])
     for communicator in (alice, bob):
         removal = await communicator.receive_from(timeout=5)
-        assert f'id="message-{message.pk}-content" data-gone hx-swap-oob="true">' in removal
+        oob = f'hx-swap-oob="outerHTML:#message-{message.pk}-content,#oob-sink">'
+        assert f'id="message-{message.pk}-content" data-gone {oob}' in removal
         assert "spam" not in removal
     late, reply = await join(room, browser_headers())
     assert seqs(reply) == [1, 2]  # the hidden one as an empty placeholder: seqs stay gap-free
@@ -134,7 +135,7 @@ async def test_deleting_a_message_removes_it_live_and_seqs_are_not_reused(browse
     alice, _ = await join(room, browser_headers())
     await database_sync_to_async(writes.delete_messages)([message])
     removal = await alice.receive_from(timeout=5)
-    assert f'id="message-{message.pk}-content" data-gone hx-swap-oob="true"' in removal and "oops" not in removal
+    assert f'id="message-{message.pk}-content" data-gone hx-swap-oob="outerHTML:' in removal and "oops" not in removal
     assert seqs(await post_and_receive(alice, room)) == [2]
     await alice.disconnect()
 

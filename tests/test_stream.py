@@ -37,7 +37,7 @@ def appended(html: str) -> list[int]:
 
 def replaced(html: str) -> list[int]:
     """Pks of messages whose content is replaced in place by the frame."""
-    return [int(pk) for pk in re.findall(r'id="message-(\d+)-content"[^>]*hx-swap-oob="true"', html)]
+    return [int(pk) for pk in re.findall(r'id="message-(\d+)-content"[^>]*hx-swap-oob="outerHTML:', html)]
 
 
 async def test_a_resume_after_edits_deletions_and_reactions_gets_exactly_their_final_state(browser_headers):
@@ -114,7 +114,7 @@ async def test_a_socket_that_never_resumes_is_live_from_its_connect_time_its_own
     await post(room, "from someone else")
     await script.send_to(json.dumps({"message": "from the script"}))  # the Channels tutorial's protocol
     frames = ""
-    while frames.count("<article") < 2 or 'id="composer-text"' not in frames:  # and the acknowledgement
+    while frames.count("<article") < 2 or 'id="composer-nonce"' not in frames:  # and the acknowledgement
         frames += await script.receive_from(timeout=5)
     assert appended(frames) == [2, 3]  # not seq 1: it is live from its connect time
     assert frames.index("from someone else") < frames.index("from the script")

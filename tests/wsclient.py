@@ -22,8 +22,10 @@ CURSOR = re.compile(r'id="cursor" name="cursor" value="(\d+)"')
 
 
 class PageSocket:
-    def __init__(self, base_url: str, slug: str, cursor: int = 0) -> None:
+    def __init__(self, base_url: str, slug: str, cursor: int = 0, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url
+        self.headers = headers or {}  # e.g. Accept-Language, or a session cookie
+        self.frames: list[str] = []
         self.url = base_url.replace("http://", "ws://") + f"/ws/rooms/{slug}/"
         self.cursor = cursor
         self.seqs: list[int] = []  # every message seq shown, in the order shown
@@ -45,7 +47,8 @@ class PageSocket:
         delay = 0.05
         while True:
             try:
-                async with connect(self.url, origin=self.base_url, open_timeout=5) as socket:
+                opening = connect(self.url, origin=self.base_url, open_timeout=5, additional_headers=self.headers)
+                async with opening as socket:
                     self.socket = socket
                     self.opens += 1
                     self._wake()
@@ -71,6 +74,7 @@ class PageSocket:
         self._wake()
 
     def _show(self, frame: str) -> None:
+        self.frames.append(frame)
         if 'hx-swap-oob="innerHTML"' in frame and 'id="messages"' in frame:
             self.seqs = []  # the history was replaced
             self.resets += 1

@@ -7,7 +7,7 @@ SUBSCRIBE. Here a hub subscribes once per process to a group (a room, the lobby,
 group) and hands each event, already rendered once for everyone by broadcast.py, to the
 process's sockets in a plain loop; each socket applies its own rules (``deliver``). Sockets have
 no layer channel at all: what else reaches one socket (a ban, the end of its maximum age, a layer
-outage) arrives through ``LocalSockets`` and the socket's own in-process queue.
+outage) arrives through ``LocalSockets`` (rooms.live.local) and the socket's own in-process queue.
 
 Under load, events arrive faster than one can be written to every socket. A hub then hands its
 sockets everything that is waiting as one ``Batch``: one WebSocket frame with the fragments one
@@ -22,16 +22,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import weakref
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from channels.layers import BaseChannelLayer
 from django.conf import settings
 
+from rooms.live.batch import Batch
 from rooms.live.order import StreamOrder
 
+if TYPE_CHECKING:
+    from rooms.live.local import LocalSockets
+
+__all__ = [
+    "CONTROL_GROUP",
+    "Batch",
+    "Hub",
+    "for_this_loop",
+    "hub_for",
+    "layer_recovered",
+    "local_sockets",
+    "side_event",
+]
+
 logger = logging.getLogger("rooms.fanout")
+T = TypeVar("T")
 
 CONTROL_GROUP = "madang-control"
 
@@ -46,62 +62,20 @@ MAX_BATCH = 100
 # back half the gain (bench/README.md).
 YIELD_EVERY = 10
 
+# What else a hub does with some events, by type (``side_event``; registered as the app loads,
+# rooms.apps): presence and typing pings (rooms.live.presence_lists, rooms.live.typing) carry no
+# fragment, and the handlers keep this process's view of them and hand its sockets whole
+# fragments (``Hub.hand_out``); an event that has its fragment (a lobby row) goes out first, then
+# the handlers add to it (its count, unread counts: rooms.live.lobby_unread).
+SIDE_EVENTS: dict[str, list[Callable[[Hub, dict[str, Any]], None]]] = {}
 
-class Batch:
-    """Events a hub hands to its sockets at once, in stream order, and the one ASGI message that
-    sends all of their fragments (built once, shared by every socket: daphne does not modify
-    what it is given to send)."""
 
-    __slots__ = ("events", "frame", "span")
-
-    def __init__(self, events: list[dict[str, Any]]) -> None:
-        self.events = events
-        html = [event["html"] for event in events if "html" in event]
-        self.frame = {"type": "websocket.send", "text": "".join(html)} if html else None
-        # The range of room event numbers, when the batch is nothing but consecutive room events
-        # (the usual case): a socket whose cursor is just before it takes the whole frame as it is.
-        numbers = [event.get("event") for event in events if event["type"] == "room.event"]
-        consecutive = len(numbers) == len(events) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
-        self.span = (numbers[0], numbers[-1]) if consecutive else None
+def side_event(kind: str, handler: Callable[[Hub, dict[str, Any]], None]) -> None:
+    SIDE_EVENTS.setdefault(kind, []).append(handler)
 
 
 class Member(Protocol):
     async def deliver(self, batch: Batch) -> None: ...
-
-
-class Inbox:
-    """Events for one socket from inside this process (a ban, its maximum age, a layer outage,
-    a gap to repair): what an ``asyncio.Queue`` does here, in a fraction of its memory (a queue
-    costs about 2.5 KB with its deques and event; there is one per open socket)."""
-
-    __slots__ = ("items", "waiter")
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-        self.waiter: asyncio.Future[dict[str, Any]] | None = None
-
-    def put_nowait(self, event: dict[str, Any]) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(event)
-        else:
-            self.items.append(event)
-
-    async def get(self) -> dict[str, Any]:
-        if self.items:
-            return self.items.pop(0)
-        self.waiter = asyncio.get_running_loop().create_future()
-        return await self.waiter
-
-
-class LocalQueue(Protocol):
-    def put_nowait(self, event: dict[str, Any]) -> None: ...
-
-
-class Socket(Protocol):
-    local: LocalQueue  # an Inbox, or the server's own receive queue (rooms.sockets.base)
-    expires_at: float | None
-    user_id: int | None
 
 
 class Hub:
@@ -117,7 +91,8 @@ class Hub:
         self.lock = asyncio.Lock()
         self.backlog: list[dict[str, Any]] = []
         self.waiter: asyncio.Future[None] | None = None
-        self.order = StreamOrder(group, self._hand_out)
+        self.order = StreamOrder(group, self.hand_out)
+        self.side: dict[str, Any] = {}  # what SIDE_EVENTS' handlers keep for this group
 
     @property
     def subscribed(self) -> bool:
@@ -160,14 +135,24 @@ class Hub:
             task.cancel()
         self.tasks, self.channel, self.backlog = (), None, []
         self.order.reset()
+        for state in self.side.values():
+            state.close()  # a side's timers and reads end with the subscription
+        self.side = {}
 
     async def _receive(self, channel: str) -> None:
         # While the fan-out task writes to sockets, events pile up in the layer's queue; this
         # takes all of them in one go (a receive from a non-empty queue does not suspend).
         while True:
-            self.order.arrive(await self.layer.receive(channel))
+            event = await self.layer.receive(channel)
+            side = SIDE_EVENTS.get(event["type"], ())
+            if not side or "html" in event:
+                self.order.arrive(event)
+            for handler in side:
+                handler(self, event)
 
-    def _hand_out(self, event: dict[str, Any]) -> None:
+    def hand_out(self, event: dict[str, Any]) -> None:
+        """Queue an event (with its "html" by variant, or a "snapshot" to render it from) for
+        this hub's sockets."""
         self.backlog.append(event)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
@@ -191,68 +176,11 @@ class Hub:
                     await asyncio.sleep(0)
 
 
-class LocalSockets:
-    """This process's open sockets (on one event loop), for events addressed to some or all, and
-    the end of each one's maximum age (``socket.expires_at``, event-loop time): one sweep for all
-    of them instead of a timer per socket."""
-
-    def __init__(self, layer: BaseChannelLayer) -> None:
-        self.layer = layer
-        self.sockets: dict[int, Socket] = {}
-        self.sweeper: asyncio.Task[None] | None = None
-
-    async def add(self, socket: Socket) -> None:
-        self.sockets[id(socket)] = socket
-        if socket.expires_at is not None and (self.sweeper is None or self.sweeper.done()):
-            self.sweeper = asyncio.get_running_loop().create_task(self._expire())
-        await hub_for(self.layer, CONTROL_GROUP).join(self)
-
-    async def _expire(self) -> None:
-        # A twentieth of the maximum age between sweeps (at most 30 s): late by that much at
-        # worst, which the ages' own spread (rooms.sockets.base) dwarfs.
-        interval = min(30.0, max(0.05, settings.ROOMS_MAX_SOCKET_AGE / 20))
-        loop = asyncio.get_running_loop()
-        while self.sockets:
-            await asyncio.sleep(interval)
-            now = loop.time()
-            for socket in list(self.sockets.values()):
-                if socket.expires_at is not None and socket.expires_at <= now:
-                    socket.expires_at = None
-                    socket.local.put_nowait({"type": "socket.expire"})
-
-    async def remove(self, socket: Socket) -> None:
-        self.sockets.pop(id(socket), None)
-        if not self.sockets:
-            await hub_for(self.layer, CONTROL_GROUP).leave(self)
-
-    async def deliver(self, batch: Batch) -> None:
-        """Control events: ``user.banned`` closes every socket of that account."""
-        for event in batch.events:
-            if event["type"] == "user.banned":
-                for socket in list(self.sockets.values()):
-                    if socket.user_id == event["user_id"]:
-                        socket.local.put_nowait({"type": "user.banned"})
-
-    def tell_all(self, event: dict[str, Any], spread: float = 0.0) -> None:
-        """Hand ``event`` to every socket open now: at once, or each at a random moment within
-        ``spread`` seconds (one timer handle per socket, no task), skipping those closed by then."""
-        if spread <= 0:
-            for socket in list(self.sockets.values()):
-                socket.local.put_nowait(event)
-            return
-        loop = asyncio.get_running_loop()
-        for socket in list(self.sockets.values()):
-            loop.call_later(random.uniform(0, spread), self._tell, socket, event)
-
-    def _tell(self, socket: Socket, event: dict[str, Any]) -> None:
-        if self.sockets.get(id(socket)) is socket:
-            socket.local.put_nowait(event)
-
-
 class _LoopState:
     def __init__(self) -> None:
         self.hubs: dict[str, Hub] = {}
-        self.sockets: LocalSockets | None = None
+        self.sockets: LocalSockets | None = None  # rooms.live.local
+        self.others: dict[str, Any] = {}  # for_this_loop's objects, by name
 
 
 _state: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
@@ -271,7 +199,19 @@ def hub_for(layer: BaseChannelLayer, group: str) -> Hub:
     return hub
 
 
+def for_this_loop(name: str, layer: BaseChannelLayer, make: Callable[[BaseChannelLayer], T]) -> T:
+    """One ``make(layer)`` per event loop and layer (a process runs one loop, tests one per test):
+    the presence registry, the read writer (rooms.live.presence, rooms.live.reads)."""
+    others = _loop_state().others
+    found = others.get(name)
+    if found is None or found.layer is not layer:
+        found = others[name] = make(layer)
+    return found
+
+
 def local_sockets(layer: BaseChannelLayer) -> LocalSockets:
+    from rooms.live.local import LocalSockets  # it joins the control group's hub: imports this module
+
     state = _loop_state()
     if state.sockets is None or state.sockets.layer is not layer:
         state.sockets = LocalSockets(layer)

@@ -1,5 +1,5 @@
 """What every Madang socket shares: admission (caps, bans), a maximum age, flood control,
-one-line logs, its page's language, and dispatch without Channels' per-event database hop.
+one-line logs, its page's language and time zone, and dispatch without Channels' per-event database hop.
 
 Sockets have no channel-layer channel: room, lobby and control events arrive through this
 process's hubs (rooms.live.fanout), and what is meant for one socket alone (a repair, a ban, its
@@ -9,8 +9,10 @@ maximum age, a layer outage) through its own in-process queue, ``self.local``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -21,11 +23,12 @@ from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.utils import translation
 
-from rooms import identity
-from rooms.live import fanout, layerwatch
+from rooms import fragments, identity, preferences
+from rooms.live import fanout, layerwatch, local
 from rooms.ratelimit import TokenBucket
 from rooms.sockets.db import database_sync_to_async
 from rooms.sockets.guards import CLOSE_REFUSED, RetryableClose, client_address, limits
+from rooms.variants import Variant
 
 logger = logging.getLogger("rooms.sockets")
 
@@ -61,8 +64,10 @@ class GuardedConsumer(AsyncWebsocketConsumer):
 
     author: identity.Author | None = None
     counted = False
-    expires_at: float | None = None  # event-loop time; rooms.live.fanout.LocalSockets ends the socket then
+    expires_at: float | None = None  # event-loop time; rooms.live.local.LocalSockets ends the socket then
     label = "socket"
+    # Its page's language and time zone: what it is sent is rendered in these (rooms.variants).
+    variant: Variant
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """AsyncConsumer.__call__ without a channel-layer channel per socket: room, lobby and
@@ -81,7 +86,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
                 while True:
                     await self.dispatch(await receive())
             else:
-                self.local = fanout.Inbox()
+                self.local = local.Inbox()
                 await await_many_dispatch([receive, self.local.get], self.dispatch)
         except StopConsumer:
             pass
@@ -149,7 +154,13 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     def _identify(self) -> tuple[bool, identity.Author, Any]:
         session = self.scope.get("session")
         author = identity.author_for_socket(self.scope.get("user"), session)
+        self.variant = preferences.variant_for(session, language_of(self.scope))
         return identity.is_banned(session), author, self.look_up()
+
+    def in_variant(self, render: Callable[[], str]) -> str:
+        """Render what only this socket sees in its page's language and time zone."""
+        with self.variant.active():
+            return render()
 
     def look_up(self) -> Any:
         """What this kind of socket reads from the database as it opens (in the database thread)."""
@@ -161,6 +172,21 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     async def socket_expire(self, event: dict[str, Any]) -> None:
         logger.info("%s reached its maximum age, ending it for a reconnect author=%s", self.label, self.author_key)
         raise RetryableClose("maximum socket age")
+
+    async def author_renamed(self, event: dict[str, Any]) -> None:
+        """This person took a new name (in this tab or another): post under it from now on, and
+        show it in this page's header (its identity area, rendered for this socket)."""
+        if self.author is None:
+            return
+        self.author = dataclasses.replace(self.author, name=event["name"])
+        author = self.author
+        csrf_secret = self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME)
+        html = self.in_variant(lambda: fragments.identity(author, self.page_path(), csrf_secret))
+        await self.send(text_data=html)
+
+    def page_path(self) -> str:
+        """The path of the page this socket belongs to (where the header's forms lead back to)."""
+        return "/"
 
     async def user_banned(self, event: dict[str, Any]) -> None:
         logger.warning("closing %s of banned account author=%s addr=%s", self.label, self.author_key, self.address)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from rooms import broadcast, fragments
-from rooms.live import fanout
+from typing import Any
+
+from rooms import broadcast, fragments, unread
+from rooms.live import fanout, presence_lists
 from rooms.models import Room
 from rooms.sockets.base import GuardedConsumer
 from rooms.sockets.db import database_sync_to_async
@@ -21,8 +23,26 @@ class LobbyConsumer(GuardedConsumer):
         self.hub = fanout.hub_for(self.channel_layer, broadcast.LOBBY_GROUP)
         await self.hub.join(self)
         self.joined = True
-        html = await database_sync_to_async(lambda: fragments.lobby_list(list(Room.objects.listed())))()
-        await self.send(text_data=html)
+        rooms = await database_sync_to_async(lambda: list(Room.objects.listed()))()
+        # How many people are in each room now (the hub keeps them for the rows it moves later).
+        counts = presence_lists.lobby_counts(self.hub)
+        try:
+            found = await counts.store.counts([room.pk for room in rooms])
+        except Exception:  # the list matters more than the counts; the next change brings them
+            found = {}
+        counts.counts.update(found)
+        key = self.author_key
+        unread_by_room = await database_sync_to_async(unread.counts)(key, [room.pk for room in rooms])
+        for room in rooms:
+            room.here = found.get(room.pk, 0)
+            room.unread = unread_by_room.get(room.pk)
+        await self.send(text_data=self.in_variant(lambda: fragments.lobby_list(rooms)))
+
+    async def lobby_unread(self, event: dict[str, Any]) -> None:
+        """Count this person's unread again in these rooms (a new message, or they read on)."""
+        rooms = event["rooms"]
+        found = await database_sync_to_async(unread.counts)(self.author_key, rooms)
+        await self.send(text_data=self.in_variant(lambda: fragments.unread([(pk, found.get(pk)) for pk in rooms])))
 
     async def release(self) -> None:
         if getattr(self, "joined", False):
@@ -37,5 +57,6 @@ class LobbyConsumer(GuardedConsumer):
 
     async def deliver(self, batch: fanout.Batch) -> None:
         """Called by the lobby hub: rows are whole, so they are forwarded as they are."""
-        if batch.frame is not None:
-            await self.base_send(batch.frame)
+        frame = batch.frame_for(self.variant)
+        if frame is not None:
+            await self.base_send(frame)

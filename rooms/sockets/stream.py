@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from rooms import catchup, fragments
+from rooms import catchup, fragments, variants
 from rooms.live import fanout
 from rooms.sockets.db import database_sync_to_async
 from rooms.sockets.guards import RetryableClose
@@ -36,13 +36,16 @@ PENDING_LIMIT = 1000
 
 class StreamFollower:
     """The cursor rules of a room socket (mixed into ``RoomConsumer``, which provides ``send``,
-    ``base_send``, ``local``, ``label`` and ``room_id``)."""
+    ``base_send``, ``local``, ``label``, ``room_id``, ``variant`` and ``in_variant``)."""
 
     cursor: int | None = None
     resumed = False  # the page's resume frame was answered
     room_id: int | None
     label: str
     local: Any
+    variant: variants.Variant
+    in_variant: Any
+    variant: variants.Variant
 
     def follow(self, live_from: int) -> None:
         """Start following from the room's event ``live_from`` (read as the socket connected)."""
@@ -63,7 +66,7 @@ class StreamFollower:
         self.grace.cancel()
         late = self.cursor is not None
         if late and cursor == self.cursor:
-            await self.send(text_data=fragments.catch_up(None, [], [], cursor, status=True))
+            await self.send(text_data=self.in_variant(lambda: fragments.catch_up(None, [], [], cursor, status=True)))
             return
         self.busy = True
         try:
@@ -72,9 +75,13 @@ class StreamFollower:
                 # then already went out: only the latest page, which replaces what the page
                 # shows, can bring it to the right state without showing anything twice.
                 logger.info("%s: resume after the grace, resetting to the latest page", self.label)
-                frames, cursor = await database_sync_to_async(catchup.latest_page)(self.room_id, status=True)
+                frames, cursor = await database_sync_to_async(self.variant.wrap(catchup.latest_page))(
+                    self.room_id, status=True
+                )
             else:
-                frames, cursor = await database_sync_to_async(catchup.frames_after)(self.room_id, cursor, status=True)
+                frames, cursor = await database_sync_to_async(self.variant.wrap(catchup.frames_after))(
+                    self.room_id, cursor, status=True
+                )
             self.cursor = cursor
             for html in frames:
                 await self.send(text_data=html)
@@ -95,12 +102,20 @@ class StreamFollower:
         """Called by the room's hub (rooms.live.fanout) with the events that arrived, in order."""
         if batch.span is not None and not self.busy and self.cursor == batch.span[0] - 1:
             self.cursor = batch.span[1]
-            await self.base_send(batch.frame)  # the hub's shared message: no per-socket work
+            await self.base_send(batch.frame_for(self.variant))  # shared by the variant's sockets: no per-socket work
+            return
+        if batch.unnumbered:  # presence and typing: whole states outside the stream, for anyone
+            frame = batch.frame_for(self.variant)
+            if frame is not None:
+                await self.base_send(frame)
             return
         for event in batch.events:  # this socket is elsewhere (resuming, repairing, behind)
             await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
+        if "event" not in event:  # not in the stream (presence, typing): it replaces a whole state
+            await self.send(text_data=variants.html_for(event, self.variant))
+            return
         if self.busy or self.cursor is None:
             if len(self.pending) >= PENDING_LIMIT:
                 # Bounded: dropping is safe, the next event applied sees the jump and repairs.
@@ -115,7 +130,7 @@ class StreamFollower:
             return  # a duplicate, or already in what the resume read
         if number == self.cursor + 1:
             self.cursor = number
-            await self.send(text_data=event["html"])
+            await self.send(text_data=variants.html_for(event, self.variant))
             return
         # A jump the hub could not mend: the layer lost something. Replay from the database in
         # this socket's own task, so the hub never waits on the database for the rest of the room.
@@ -128,7 +143,7 @@ class StreamFollower:
         # A live socket replays everything it missed (up to ROOMS_REPAIR_LIMIT changed messages)
         # instead of jumping to the latest page: people in a busy room keep their place.
         try:
-            frames, self.cursor = await database_sync_to_async(catchup.frames_after)(
+            frames, self.cursor = await database_sync_to_async(self.variant.wrap(catchup.frames_after))(
                 self.room_id, self.cursor, limit=settings.ROOMS_REPAIR_LIMIT
             )
         except Exception:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
+from rooms import mentions
 from rooms.models import Message, Reaction
 from rooms.writes.stream import change_message
 
@@ -18,10 +19,13 @@ def edit_message(message: Message, text: str) -> bool:
     """Replace the text (already validated) and mark the message edited. False if the text is
     the same or the message is gone (nothing to change, no event)."""
 
+    mentioned = mentions.stored(mentions.find(text, message.author_key))  # an edit can add or drop some
+
     def apply(current: Message) -> bool:
         if current.gone or current.text == text:
             return False
         current.text = text
+        current.mentions = mentioned
         current.edited_at = timezone.now()
         return True
 
@@ -33,7 +37,7 @@ def _delete(current: Message) -> bool:
         return False
     # A tombstone: the row and its seq stay (so the deletion replays to pages that were away),
     # what was said does not.
-    current.text = ""
+    current.text = current.mentions = ""
     current.deleted_at = timezone.now()
     Reaction.objects.filter(message=current).delete()
     return True

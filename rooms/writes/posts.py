@@ -9,7 +9,7 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from rooms import broadcast
+from rooms import broadcast, mentions
 from rooms.identity import Author
 from rooms.models import Message
 from rooms.writes.stream import locked_room, next_event
@@ -27,6 +27,7 @@ def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Po
     ``text`` must already be validated (``MessageForm``). A non-empty ``nonce`` makes the send
     idempotent per author: a replay returns the message the first send stored.
     """
+    mentioned = mentions.stored(mentions.find(text, author.key))  # before the lock: no query inside it
     with transaction.atomic():
         room = locked_room(room_id)
         now = timezone.now()
@@ -42,6 +43,7 @@ def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Po
                     author_name=author.name,
                     author_key=author.key,
                     text=text,
+                    mentions=mentioned,
                     nonce=nonce,
                     created_at=now,
                     posted_event=event,
@@ -54,6 +56,9 @@ def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Po
                 raise
             return Posted(earlier, created=False)
         next_event(room)
+        # Only posts move last_activity_at, so until now it was the previous message's time:
+        # where a day starts (rooms.models.Message.starts_day) costs the hot path no query.
+        message.previous_at = room.last_activity_at if room.last_seq else None
         room.last_seq = message.seq
         room.last_activity_at = now
         room.save(update_fields=["last_seq", "last_event", "last_activity_at"])  # message.room is this object

@@ -1,75 +1,16 @@
-"""Rooms, their messages and reactions, and the room's one ordered stream of changes.
-
-Two numbers, both assigned under the room's row lock in the transaction that makes the change, so
-commit order is number order:
-
-- ``Message.seq``: the message's place in the room, 1, 2, 3... with no gaps, given when it is
-  posted and never reused (a deleted message keeps its row as a tombstone and its seq).
-- ``Room.last_event``: the room's stream. Every change others see (a post, an edit, a deletion,
-  a hide or unhide, a reaction) takes the next event number, and the message it changed records
-  it in ``Message.event``. A page's cursor is an event number: "I show every change up to N".
-  What a page missed since N is then one query, ``changed_since(N)``: the *current state* of each
-  message changed after N, so ten edits of one message replay as one replacement.
-"""
+"""Messages: what was said in a room, in seq order, with the stream's event numbers (rooms.models)."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-
-class RoomQuerySet(models.QuerySet["Room"]):
-    def listed(self) -> RoomQuerySet:
-        """Rooms as the lobby shows them: most recent activity first."""
-        return self.order_by("-last_activity_at", "-pk")
-
-    def named(self, name: str) -> RoomQuerySet:
-        """The room whose name equals ``name`` ignoring case (names are stored NFC-normalised)."""
-        return self.filter(name_key=name.casefold())
-
-
-class Room(models.Model):
-    name = models.CharField(_("name"), max_length=64)
-    # The case-folded name: "the same name" means equal after str.casefold().
-    name_key = models.CharField(max_length=256, unique=True, editable=False)
-    slug = models.SlugField(_("slug"), max_length=80, unique=True, allow_unicode=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now, db_index=True)
-    # The seq of the newest message; also the number of messages ever posted in the room.
-    last_seq = models.PositiveBigIntegerField(_("messages"), default=0)
-    # The number of the room's newest event (rooms.models docstring): what a fresh page's cursor is.
-    last_event = models.PositiveBigIntegerField(_("events"), default=0)
-
-    objects = RoomQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("room")
-        verbose_name_plural = _("rooms")
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        self.name_key = self.name.casefold()
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def get_absolute_url(self) -> str:
-        return reverse("rooms:room", kwargs={"slug": self.slug})
-
-    @cached_property
-    def messages_url(self) -> str:
-        """``/rooms/<slug>/messages/``: every message's own URLs start here. Reversed once per
-        room object, not once per link: a message fragment has four (bench/README.md)."""
-        return reverse("rooms:messages", kwargs={"slug": self.slug})
-
-    @property
-    def group_name(self) -> str:
-        # From the primary key, never the name: the channel layer accepts only short ASCII names.
-        return f"room-{self.pk}"
+from rooms.models.reactions import Reaction, ReactionSummary
+from rooms.models.rooms import Room
 
 
 class MessageQuerySet(models.QuerySet["Message"]):
@@ -105,11 +46,18 @@ class MessageQuerySet(models.QuerySet["Message"]):
         Hidden and deleted messages are included: the page shows them as empty placeholders, so
         its seqs stay gap-free and a later change (an unhide) has an element to land in."""
         newest_first = list(self.for_display().filter(seq__lt=before_seq).order_by("-seq")[: size + 1])
-        return list(reversed(newest_first[:size])), len(newest_first) > size
+        page = list(reversed(newest_first[:size]))
+        # The extra row is also the one just before the page: where the page's first day starts.
+        with_previous_times(page, newest_first[size].created_at if len(newest_first) > size else None)
+        return page, len(newest_first) > size
+
+    def time_before(self, seq: int) -> datetime.datetime | None:
+        """When the message before ``seq`` was posted (None before the room's first)."""
+        return self.filter(seq=seq - 1).values_list("created_at", flat=True).first()
 
 
 class Message(models.Model):
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room"))
+    room = models.ForeignKey("rooms.Room", on_delete=models.CASCADE, related_name="messages", verbose_name=_("room"))
     seq = models.PositiveBigIntegerField(_("sequence number"))
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -125,6 +73,8 @@ class Message(models.Model):
     # per-viewer "mine" styling and scopes send nonces. Never derived from anything a user typed.
     author_key = models.CharField(max_length=40, db_index=True)
     text = models.TextField(_("text"))
+    # The accounts the text mentions, decided when it was written (rooms.mentions): "u-4:bob u-9:alice".
+    mentions = models.TextField(_("mentions"), blank=True, default="")
     # The composer's one-time token: a replayed or double-submitted send stores once.
     nonce = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(_("posted"), default=timezone.now)
@@ -152,8 +102,33 @@ class Message(models.Model):
         ]
         indexes = [models.Index(fields=["room", "event"], name="message_room_event")]
 
+    # ``previous_at`` (set by whoever reads messages for a page or a frame, never stored): when
+    # the message before this one in the room was posted, None for the room's first. Without it
+    # (a message shown on its own) no day separator is drawn.
+    UNKNOWN = object()
+    previous_at: datetime.datetime | object | None = UNKNOWN
+
     def __str__(self) -> str:
         return f"{self.room} #{self.seq}"
+
+    @property
+    def starts_day(self) -> bool:
+        """Whether a day separator goes before this message: its date differs from the previous
+        message's in the active time zone (the variant being rendered, rooms.variants). Hidden and
+        deleted messages count too, so deleting the first message of a day keeps the separator."""
+        if self.previous_at is Message.UNKNOWN:
+            return False
+        return self.previous_at is None or timezone.localdate(self.previous_at) != timezone.localdate(self.created_at)
+
+    @property
+    def days_ago(self) -> int:
+        """How many days before today (both in the active time zone) it was posted."""
+        return (timezone.localdate() - timezone.localdate(self.created_at)).days
+
+    @property
+    def mention_keys(self) -> str:
+        """The mentioned accounts' keys, space-separated (``data-mentions``, matched with ``~=``)."""
+        return " ".join(item.partition(":")[0] for item in self.mentions.split())
 
     @property
     def gone(self) -> bool:
@@ -177,33 +152,11 @@ class Message(models.Model):
         return [ReactionSummary(emoji, group) for emoji, group in groups.items()]
 
 
-class ReactionSummary:
-    """One emoji on one message: its count, the reactors' names (for the title) and keys (for
-    the per-viewer "mine" rule, ``[data-reactors~="<key>"]``)."""
-
-    def __init__(self, emoji: str, reactions: list[Reaction]) -> None:
-        self.emoji = emoji
-        self.count = len(reactions)
-        self.names = ", ".join(r.reactor_name for r in reactions)
-        self.keys = " ".join(r.reactor_key for r in reactions)
-
-
-class Reaction(models.Model):
-    """One person's emoji on one message; choosing it again takes it back (``writes.toggle_reaction``)."""
-
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
-    emoji = models.CharField(max_length=16)
-    # Who reacted, as Message.author_key / author_name are for the author.
-    reactor_key = models.CharField(max_length=40)
-    reactor_name = models.CharField(max_length=150)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("reaction")
-        verbose_name_plural = _("reactions")
-        constraints = [
-            models.UniqueConstraint(fields=["message", "emoji", "reactor_key"], name="reaction_once_per_person"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.emoji} {self.reactor_name} on {self.message_id}"
+def with_previous_times(messages: list[Message], before_first: datetime.datetime | None) -> list[Message]:
+    """Set ``previous_at`` on consecutive messages (in seq order), the first one's from
+    ``before_first``: what each needs to know whether it starts a day."""
+    previous = before_first
+    for message in messages:
+        message.previous_at = previous
+        previous = message.created_at
+    return messages

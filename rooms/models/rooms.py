@@ -1,0 +1,59 @@
+"""Rooms: where people talk, and the room's stream numbers (rooms.models)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+
+class RoomQuerySet(models.QuerySet["Room"]):
+    def listed(self) -> RoomQuerySet:
+        """Rooms as the lobby shows them: most recent activity first."""
+        return self.order_by("-last_activity_at", "-pk")
+
+    def named(self, name: str) -> RoomQuerySet:
+        """The room whose name equals ``name`` ignoring case (names are stored NFC-normalised)."""
+        return self.filter(name_key=name.casefold())
+
+
+class Room(models.Model):
+    name = models.CharField(_("name"), max_length=64)
+    # The case-folded name: "the same name" means equal after str.casefold().
+    name_key = models.CharField(max_length=256, unique=True, editable=False)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True, allow_unicode=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now, db_index=True)
+    # The seq of the newest message; also the number of messages ever posted in the room.
+    last_seq = models.PositiveBigIntegerField(_("messages"), default=0)
+    # The number of the room's newest event (rooms.models docstring): what a fresh page's cursor is.
+    last_event = models.PositiveBigIntegerField(_("events"), default=0)
+
+    objects = RoomQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.name_key = self.name.casefold()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("rooms:room", kwargs={"slug": self.slug})
+
+    @cached_property
+    def messages_url(self) -> str:
+        """``/rooms/<slug>/messages/``: every message's own URLs start here. Reversed once per
+        room object, not once per link: a message fragment has four (bench/README.md)."""
+        return reverse("rooms:messages", kwargs={"slug": self.slug})
+
+    @property
+    def group_name(self) -> str:
+        # From the primary key, never the name: the channel layer accepts only short ASCII names.
+        return f"room-{self.pk}"
