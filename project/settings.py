@@ -121,7 +121,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE takes SQLite's write lock at the start of each transaction, so two writers
     # queue for the room's sequence instead of failing to upgrade a read lock mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            # WAL with synchronous=NORMAL: a commit is a write to the log, not an fsync; the log
+            # is synced at each checkpoint. A crash of the process loses nothing; a power cut may
+            # lose the last commits (never corrupts). SQLite's advice for WAL; bench/README.md
+            # has what it saves a post.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -231,6 +239,9 @@ ROOMS_TYPING_PER_SEC = env_number("ROOMS_TYPING_PER_SEC", 0.5)
 # sockets at once); a live room socket reads what arrives, written every READ_FLUSH seconds.
 ROOMS_UNREAD_SETTLE_SECONDS = env_number("ROOMS_UNREAD_SETTLE_SECONDS", 0.5)
 ROOMS_READ_FLUSH_SECONDS = env_number("ROOMS_READ_FLUSH_SECONDS", 2)
+# A busy room's lobby row moves at most once per this many seconds for the posts of one process
+# (the last state always follows, at most this late): a row render cost as much as the message's.
+ROOMS_LOBBY_ROW_SECONDS = env_number("ROOMS_LOBBY_ROW_SECONDS", 1)
 
 ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]
 ROOMS_MAX_REACTIONS_PER_MESSAGE = 20

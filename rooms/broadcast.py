@@ -9,7 +9,11 @@ it is.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,10 +28,51 @@ logger = logging.getLogger(__name__)
 
 LOBBY_GROUP = "lobby"
 
+Send = tuple[str, dict[str, Any]]
+Moved = tuple[Room, variants.Variant | None]
 
-def message_posted(message: Message) -> None:
-    # Both events in one hop to the event loop: the writer's database thread waits for it.
-    _group_send(_room_event(message, "posted"), _lobby_event(message.room))
+
+@dataclass
+class Collected:
+    """What writes broadcast while a caller collects (``collected``): rendered events to publish,
+    and the rooms whose lobby row moved (their latest state, and who moved it), for the caller to
+    render when it chooses (``lobby_rows``)."""
+
+    sends: list[Send] = field(default_factory=list)
+    moved: dict[int, Moved] = field(default_factory=dict)
+
+
+_collecting: contextvars.ContextVar[Collected | None] = contextvars.ContextVar("collecting", default=None)
+
+
+def messages_posted(posted: Sequence[tuple[Message, variants.Variant | None]]) -> None:
+    """New messages, each rendered in the variant of the person who posted it (None: the one
+    active here), then one lobby row per room: the room as its last post left it."""
+    moved: dict[int, Moved] = {}
+    sends: list[Send] = []
+    for message, variant in posted:
+        with _in(variant):
+            sends.append(_room_event(message, "posted"))
+        moved[message.room_id] = (message.room, variant)
+    collecting = _collecting.get()
+    if collecting is not None:
+        collecting.sends.extend(sends)
+        collecting.moved.update(moved)
+        return
+    _group_send(*sends, *lobby_rows(moved.values()))
+
+
+def lobby_rows(moved: Iterable[Moved]) -> list[Send]:
+    """Each room's lobby row, in the variant of whoever moved it last."""
+    rows = []
+    for room, variant in moved:
+        with _in(variant):
+            rows.append(_lobby_event(room))
+    return rows
+
+
+def _in(variant: variants.Variant | None) -> AbstractContextManager[None]:
+    return nullcontext() if variant is None else variant.active()
 
 
 def message_changed(message: Message) -> None:
@@ -61,7 +106,7 @@ def _in_writer_variant(snapshot: dict[str, Any], render: Any) -> dict[str, Any]:
     return {"html": {variant.key: variants.render(snapshot["kind"], variant.key, render)}, "snapshot": snapshot}
 
 
-def _room_event(message: Message, kind: str) -> tuple[str, dict[str, object]]:
+def _room_event(message: Message, kind: str) -> Send:
     render = fragments.message_event if kind == "posted" else fragments.message_changed
     snapshot = {"kind": kind, **snapshots.pack_message(message)}
     # "event" is the room's stream number: sockets apply events in that order, exactly once.
@@ -89,29 +134,50 @@ def room_changed(room: Room, *, created: bool = False) -> None:
     _group_send(_lobby_event(room, created=created))
 
 
-def _lobby_event(room: Room, *, created: bool = False) -> tuple[str, dict[str, object]]:
+def _lobby_event(room: Room, *, created: bool = False) -> Send:
     snapshot = {"kind": "lobby_row", "room": snapshots.pack(room), "created": created}
     render = lambda: fragments.lobby_row_event(room, created=created)  # noqa: E731
     return LOBBY_GROUP, {"type": "lobby.event", "room_pk": room.pk, **_in_writer_variant(snapshot, render)}
 
 
-def _group_send(*sends: tuple[str, dict[str, object]]) -> None:
+@contextmanager
+def collected() -> Iterator[Collected]:
+    """What is broadcast inside (on this thread, after its commits) is rendered as usual and
+    kept here instead of sent: for a caller on the event loop that publishes it itself
+    (``publish``), which spares each write a hop from the database thread back to the loop."""
+    collecting = Collected()
+    token = _collecting.set(collecting)
+    try:
+        yield collecting
+    finally:
+        _collecting.reset(token)
+
+
+async def publish(sends: Sequence[Send]) -> None:
+    """Hand rendered events to the channel layer, in order (on the event loop)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    for group, event in sends:
+        try:
+            await layer.group_send(group, event)
+        except Exception:
+            # The write has committed, so a layer outage must not turn a saved message into an
+            # error: the layer watch sends the event again once the layer is back, and sockets
+            # repair anything else they missed from the database.
+            logger.exception("broadcast to %s failed", group)
+            layerwatch.broadcast_failed(layer, group, event)
 
-    async def publish() -> None:
-        for group, event in sends:
-            try:
-                await layer.group_send(group, event)
-            except Exception:
-                # The write has committed, so a layer outage must not turn a saved message into an
-                # error: the layer watch sends the event again once the layer is back, and sockets
-                # repair anything else they missed from the database.
-                logger.exception("broadcast to %s failed", group)
-                layerwatch.broadcast_failed(layer, group, event)
 
+def _group_send(*sends: Send) -> None:
+    collecting = _collecting.get()
+    if collecting is not None:
+        collecting.sends.extend(sends)
+        return
+    if get_channel_layer() is None:
+        return
     try:
-        async_to_sync(publish)()
+        # One hop to the event loop for all of them: the writer's database thread waits for it.
+        async_to_sync(publish)(sends)
     except Exception:
         logger.exception("broadcast failed")

@@ -89,7 +89,7 @@ async def test_a_database_failure_while_posting_tells_the_sender_and_ends_the_so
     def database_down(*args, **kwargs):
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(writes, "post_message", database_down)
+    monkeypatch.setattr(writes, "post_messages", database_down)
     await alice.send_to(json.dumps({"message": "hello?"}))
     reply = await alice.receive_from(timeout=5)
     assert 'data-error="unavailable"' in reply

@@ -33,6 +33,12 @@ class Room(models.Model):
 
     objects = RoomQuerySet.as_manager()
 
+    # What a lobby row shows beside the stored fields, set only where it is known for the reader
+    # (rooms/_room_row.html). Defaults on the class: a template's lookup of a missing attribute
+    # costs a dir() of the whole model, a third of a live row's render.
+    here: int | None = None
+    unread: object | None = None
+
     class Meta:
         verbose_name = _("room")
         verbose_name_plural = _("rooms")

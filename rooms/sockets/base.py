@@ -66,6 +66,9 @@ class GuardedConsumer(AsyncWebsocketConsumer):
     counted = False
     expires_at: float | None = None  # event-loop time; rooms.live.local.LocalSockets ends the socket then
     label = "socket"
+    # Until the handshake completes nothing can be sent: whole states (presence, typing) that
+    # reach it before are held here and sent right after (rooms.sockets.stream).
+    early: list[dict[str, str]] | None = None
     # Its page's language and time zone: what it is sent is rendered in these (rooms.variants).
     variant: Variant
 
@@ -125,11 +128,15 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         self.counted = not banned and limits.acquire(self.session_key, self.address)
         unsubscribed = None
         if self.counted:
+            self.early = []
             try:
                 await self.subscribe()
             except Exception as exc:  # the channel layer is down: answer the handshake all the same
                 unsubscribed = exc
         await self.accept()
+        early, self.early = self.early or [], None
+        for frame in early:
+            await self.base_send(frame)
         if banned:
             logger.warning("refused %s: banned account addr=%s", self.label, self.address)
             await self.close(code=CLOSE_REFUSED)

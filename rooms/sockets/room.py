@@ -20,9 +20,8 @@ from rooms.forms import MessageForm, TypingForm
 from rooms.live import fanout, presence, reads
 from rooms.models import Room
 from rooms.ratelimit import TokenBucket
-from rooms.sockets import frames
+from rooms.sockets import frames, posting
 from rooms.sockets.base import GuardedConsumer
-from rooms.sockets.db import database_sync_to_async
 from rooms.sockets.guards import CLOSE_FLOOD, CLOSE_NO_SUCH_ROOM, RetryableClose
 from rooms.sockets.stream import StreamFollower
 
@@ -131,9 +130,10 @@ class RoomConsumer(StreamFollower, GuardedConsumer):
             self.messages = TokenBucket(settings.ROOMS_RATE_BURST, settings.ROOMS_RATE_PER_SEC)
         if not self.messages.allow():
             raise frames.FrameError("rate_limited")
-        # In this socket's variant: the broadcast renders the new message the way its author reads.
-        await database_sync_to_async(self.variant.wrap(writes.post_message))(
-            self.room_id, self.author, form.cleaned_data["message"], form.cleaned_data["nonce"]
+        # Rendered for everyone in this socket's variant: the way its author reads.
+        text, nonce = form.cleaned_data["message"], form.cleaned_data["nonce"]
+        await posting.post_queue(self.channel_layer).post(
+            writes.NewPost(self.room_id, self.author, text, nonce, self.variant)
         )
         with translation.override(self.variant.language):  # no times in it: the language is enough
             ack = fragments.sent(form.cleaned_data["nonce"])

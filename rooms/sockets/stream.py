@@ -106,15 +106,23 @@ class StreamFollower:
             return
         if batch.unnumbered:  # presence and typing: whole states outside the stream, for anyone
             frame = batch.frame_for(self.variant)
-            if frame is not None:
-                await self.base_send(frame)
+            if frame is None:
+                return
+            if self.early is not None:  # not accepted yet: sent once it is (the latest few states)
+                self.early = [*self.early[-3:], frame]
+                return
+            await self.base_send(frame)
             return
         for event in batch.events:  # this socket is elsewhere (resuming, repairing, behind)
             await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
         if "event" not in event:  # not in the stream (presence, typing): it replaces a whole state
-            await self.send(text_data=variants.html_for(event, self.variant))
+            frame = {"type": "websocket.send", "text": variants.html_for(event, self.variant)}
+            if self.early is not None:
+                self.early = [*self.early[-3:], frame]
+                return
+            await self.base_send(frame)
             return
         if self.busy or self.cursor is None:
             if len(self.pending) >= PENDING_LIMIT:

@@ -11,11 +11,12 @@ broadcast the channel layer drops is repaired from it by the sockets (rooms.catc
 """
 
 from rooms.writes.changes import delete_messages, edit_message, hide_messages
-from rooms.writes.posts import Posted, post_message
+from rooms.writes.posts import NewPost, Posted, post_message, post_messages
 from rooms.writes.reactions import TooManyReactions, toggle_reaction
 from rooms.writes.room import get_or_create_room
 
 __all__ = [
+    "NewPost",
     "Posted",
     "TooManyReactions",
     "delete_messages",
@@ -23,5 +24,6 @@ __all__ = [
     "get_or_create_room",
     "hide_messages",
     "post_message",
+    "post_messages",
     "toggle_reaction",
 ]

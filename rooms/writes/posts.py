@@ -1,5 +1,6 @@
-"""Posting a message: the hot path of the whole chat, so it costs one row lock, one insert and
-one room update, and its broadcast is rendered once."""
+"""Posting messages: the hot path of the whole chat. A batch of posts, from any rooms, costs one
+transaction: one read of the rooms, one insert, one update per room, one commit; each message is
+rendered once after the commit (rooms.broadcast)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,21 @@ from django.utils import timezone
 
 from rooms import broadcast, mentions
 from rooms.identity import Author
-from rooms.models import Message
-from rooms.writes.stream import locked_room, next_event
+from rooms.models import Message, Room
+from rooms.variants import Variant
+from rooms.writes.stream import locked_room, locked_rooms, next_event
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """One validated post (``MessageForm``): who, where, what, and the variant it is rendered in
+    for everyone (the poster's: None means the one active where it is written)."""
+
+    room_id: int
+    author: Author
+    text: str
+    nonce: str = ""
+    variant: Variant | None = None
 
 
 @dataclass(frozen=True)
@@ -27,42 +41,96 @@ def post_message(room_id: int, author: Author, text: str, nonce: str = "") -> Po
     ``text`` must already be validated (``MessageForm``). A non-empty ``nonce`` makes the send
     idempotent per author: a replay returns the message the first send stored.
     """
-    mentioned = mentions.stored(mentions.find(text, author.key))  # before the lock: no query inside it
-    with transaction.atomic():
-        room = locked_room(room_id)
-        now = timezone.now()
-        event = room.last_event + 1
-        try:
-            # Insert first: a resend is rare, and the unique (room, author, nonce) index finds it
-            # as part of the insert, where a lookup before every insert cost each post a query.
-            with transaction.atomic():
-                message = Message.objects.create(
-                    room=room,
-                    seq=room.last_seq + 1,
-                    author_id=author.user_id,
-                    author_name=author.name,
-                    author_key=author.key,
-                    text=text,
-                    mentions=mentioned,
-                    nonce=nonce,
-                    created_at=now,
-                    posted_event=event,
-                    event=event,
-                )
-        except IntegrityError:
-            # sent_with_nonce finds nothing for an empty nonce: then this was no resend.
-            earlier = Message.objects.in_room(room).sent_with_nonce(author.key, nonce).first()
-            if earlier is None:
-                raise
-            return Posted(earlier, created=False)
-        next_event(room)
-        # Only posts move last_activity_at, so until now it was the previous message's time:
-        # where a day starts (rooms.models.Message.starts_day) costs the hot path no query.
-        message.previous_at = room.last_activity_at if room.last_seq else None
-        room.last_seq = message.seq
-        room.last_activity_at = now
-        room.save(update_fields=["last_seq", "last_event", "last_activity_at"])  # message.room is this object
-        # A new message has no reactions: its fragment needs no query to know.
-        message.known_to_have_no_reactions()
-        transaction.on_commit(partial(broadcast.message_posted, message), robust=True)
-    return Posted(message, created=True)
+    result = post_messages([NewPost(room_id, author, text, nonce)])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def post_messages(posts: list[NewPost]) -> list[Posted | Exception]:
+    """Store a batch of posts, in order, as their rooms' next messages; one result per post (an
+    exception for a post that could not be stored, such as one to a room that is gone).
+
+    Inserts first, all together: a resend is rare, and the unique (room, author, nonce) index
+    finds it as part of the insert. Only then (or when something else fails the batch) is each
+    post written on its own, where a resend is looked up and returned instead.
+    """
+    found = [mentions.stored(mentions.find(post.text, post.author.key)) for post in posts]  # no query under the lock
+    try:
+        with transaction.atomic():
+            return _insert_together(posts, found)
+    except (IntegrityError, Room.DoesNotExist):
+        pass  # rolled back: a resend or a room that is gone, which each post on its own tells
+    return [_one_or_error(post, mentioned) for post, mentioned in zip(posts, found, strict=True)]
+
+
+def _insert_together(posts: list[NewPost], found: list[str]) -> list[Posted | Exception]:
+    rooms = locked_rooms({post.room_id for post in posts})
+    if len(rooms) < len({post.room_id for post in posts}):
+        raise Room.DoesNotExist  # rare: each post on its own says which
+    now = timezone.now()
+    pairs = zip(posts, found, strict=True)
+    messages = [_next_message(rooms[post.room_id], post, mentioned, now) for post, mentioned in pairs]
+    Message.objects.bulk_create(messages)
+    for room in rooms.values():
+        _moved_on(room)
+    _publish_after_commit(list(zip(messages, [post.variant for post in posts], strict=True)))
+    return [Posted(message, created=True) for message in messages]
+
+
+def _one_or_error(post: NewPost, mentioned: str) -> Posted | Exception:
+    try:
+        with transaction.atomic():
+            room = locked_room(post.room_id)
+            message = _next_message(room, post, mentioned, timezone.now())
+            try:
+                with transaction.atomic():
+                    message.save(force_insert=True)
+            except IntegrityError:
+                # sent_with_nonce finds nothing for an empty nonce: then this was no resend.
+                earlier = Message.objects.in_room(room).sent_with_nonce(post.author.key, post.nonce).first()
+                if earlier is None:
+                    raise
+                return Posted(earlier, created=False)
+            _moved_on(room)
+            _publish_after_commit([(message, post.variant)])
+        return Posted(message, created=True)
+    except Exception as error:  # the caller decides: a single post raises it, a socket reports it
+        return error
+
+
+def _next_message(room: Room, post: NewPost, mentioned: str, now: object) -> Message:
+    """The room's next message (seq and event numbers taken, the room moved on; not saved)."""
+    event = next_event(room)
+    message = Message(
+        room=room,
+        seq=room.last_seq + 1,
+        author_id=post.author.user_id,
+        author_name=post.author.name,
+        author_key=post.author.key,
+        text=post.text,
+        mentions=mentioned,
+        nonce=post.nonce,
+        created_at=now,
+        posted_event=event,
+        event=event,
+    )
+    # Only posts move last_activity_at, so until now it was the previous message's time:
+    # where a day starts (rooms.models.Message.starts_day) costs the hot path no query.
+    message.previous_at = room.last_activity_at if room.last_seq else None
+    room.last_seq = message.seq
+    room.last_activity_at = now
+    # A new message has no reactions: its fragment needs no query to know.
+    message.known_to_have_no_reactions()
+    return message
+
+
+def _moved_on(room: Room) -> None:
+    # An UPDATE of the three counters, not Room.save(): a third of the cost, on the hot path.
+    Room.objects.filter(pk=room.pk).update(
+        last_seq=room.last_seq, last_event=room.last_event, last_activity_at=room.last_activity_at
+    )
+
+
+def _publish_after_commit(posted: list[tuple[Message, Variant | None]]) -> None:
+    transaction.on_commit(partial(broadcast.messages_posted, posted), robust=True)

@@ -21,6 +21,12 @@ def locked_room(room_id: int) -> Room:
     return Room.objects.select_for_update().get(pk=room_id)
 
 
+def locked_rooms(room_ids: set[int]) -> dict[int, Room]:
+    """Several rooms, locked for the rest of the transaction, by pk (in pk order: two batches
+    that share rooms lock them in the same order and cannot deadlock)."""
+    return {room.pk: room for room in Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")}
+
+
 def next_event(room: Room) -> int:
     """Take the room's next event number. The caller saves the room (``last_event``)."""
     room.last_event += 1
