@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint ci bench bench-post bench-pages bench-layers bench-smoke messages clean
+.PHONY: run test lint ci bench bench-post bench-write bench-pages bench-layers bench-smoke messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(VENV)/.dev
 # A post's server CPU (validate, store, render, publish, acknowledge): medians of three runs.
 bench-post: $(VENV)/.dev
 	$(PY) bench/postcost.py
+
+# The write path's parts in one process: a post alone and in a batch, each hot fragment's render.
+bench-write: $(VENV)/.dev
+	$(PY) bench/writepath.py
 
 # Page, "load older", catch-up and resume-after-changes times in a room of 100,000 messages.
 bench-pages: $(VENV)/.dev
