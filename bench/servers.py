@@ -4,7 +4,7 @@ Each benchmark row gets fresh processes on a fresh SQLite file (copied from one 
 template), with the per-connection rate limit switched off, and a channel layer chosen by a
 settings module:
 
-    memory  project.settings, REDIS_URL unset   -> channels.layers.InMemoryChannelLayer
+    memory  project.settings, REDIS_URL unset   -> rooms.live.memory.ProcessChannelLayer
     core    bench.settings_core                 -> channels_redis.core.RedisChannelLayer
     pubsub  bench.settings_pubsub               -> channels_redis.pubsub.RedisPubSubChannelLayer
 

@@ -145,7 +145,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # In one process: Channels' in-memory layer without its per-message sweeps (rooms.live.memory).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "rooms.live.memory.ProcessChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
