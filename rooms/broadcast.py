@@ -137,7 +137,10 @@ def room_changed(room: Room, *, created: bool = False) -> None:
 def _lobby_event(room: Room, *, created: bool = False) -> Send:
     snapshot = {"kind": "lobby_row", "room": snapshots.pack(room), "created": created}
     render = lambda: fragments.lobby_row_event(room, created=created)  # noqa: E731
-    return LOBBY_GROUP, {"type": "lobby.event", "room_pk": room.pk, **_in_writer_variant(snapshot, render)}
+    # "state": the room's event number the row shows, so a hub can drop a row older than one it
+    # already handed out (rooms.live.order.RowStates).
+    event = {"type": "lobby.event", "room_pk": room.pk, "state": room.last_event}
+    return LOBBY_GROUP, {**event, **_in_writer_variant(snapshot, render)}
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from channels.layers import get_channel_layer
@@ -13,8 +14,11 @@ from rooms.live.memory import ProcessChannelLayer
 pytestmark = pytest.mark.asyncio
 
 
-async def test_it_is_the_layer_without_redis():
-    assert isinstance(get_channel_layer(), ProcessChannelLayer)
+async def test_it_is_the_layer_without_redis_and_redis_pub_sub_with_it():
+    if os.environ.get("REDIS_URL"):
+        assert type(get_channel_layer()).__name__ == "RedisPubSubChannelLayer"
+    else:
+        assert isinstance(get_channel_layer(), ProcessChannelLayer)
 
 
 async def test_a_group_send_reaches_every_member_with_a_copy_of_its_own_and_no_task():

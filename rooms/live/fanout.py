@@ -30,7 +30,7 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 
 from rooms.live.batch import Batch
-from rooms.live.order import StreamOrder
+from rooms.live.order import RowStates, StreamOrder
 
 if TYPE_CHECKING:
     from rooms.live.local import LocalSockets
@@ -92,6 +92,7 @@ class Hub:
         self.backlog: list[dict[str, Any]] = []
         self.waiter: asyncio.Future[None] | None = None
         self.order = StreamOrder(group, self.hand_out)
+        self.rows = RowStates()  # lobby rows: whole states, never an older after a newer
         self.side: dict[str, Any] = {}  # what SIDE_EVENTS' handlers keep for this group
 
     @property
@@ -144,6 +145,8 @@ class Hub:
         # takes all of them in one go (a receive from a non-empty queue does not suspend).
         while True:
             event = await self.layer.receive(channel)
+            if self.rows.stale(event):
+                continue
             side = SIDE_EVENTS.get(event["type"], ())
             if not side or "html" in event:
                 self.order.arrive(event)

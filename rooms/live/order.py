@@ -71,3 +71,21 @@ class StreamOrder:
             self.release(self.early[number])
         self.expected = max(self.early) + 1
         self.early = {}
+
+
+class RowStates:
+    """Lobby rows are each a room's whole state, so an older one arriving after a newer one would
+    show the room going back in time (two processes each throttle their own rows, and a no-JS
+    post renders its row at once): a hub drops a row whose state is older than one it handed out."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, int] = {}  # room pk -> the newest state handed out
+
+    def stale(self, event: dict[str, Any]) -> bool:
+        room, state = event.get("room_pk"), event.get("state")
+        if room is None or state is None:
+            return False
+        if state < self.seen.get(room, -1):
+            return True
+        self.seen[room] = state
+        return False
