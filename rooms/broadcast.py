@@ -55,11 +55,11 @@ def messages_posted(posted: Sequence[tuple[Message, variants.Variant | None]]) -
             sends.append(_room_event(message, "posted"))
         moved[message.room_id] = (message.room, variant)
     collecting = _collecting.get()
-    if collecting is not None:
-        collecting.sends.extend(sends)
-        collecting.moved.update(moved)
-        return
-    _group_send(*sends, *lobby_rows(moved.values()))
+    if collecting is None:
+        sends.extend(lobby_rows(moved.values()))
+    else:
+        collecting.moved.update(moved)  # the collector renders their rows when it chooses
+    _group_send(*sends)
 
 
 def lobby_rows(moved: Iterable[Moved]) -> list[Send]:

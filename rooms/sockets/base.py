@@ -158,6 +158,13 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         await fanout.local_sockets(self.channel_layer).add(self)
         return True
 
+    async def send_state(self, frame: dict[str, str]) -> None:
+        """A whole state (presence, typing): held until the handshake completes (the latest few)."""
+        if self.early is not None:
+            self.early = [*self.early[-3:], frame]
+            return
+        await self.base_send(frame)
+
     def _identify(self) -> tuple[bool, identity.Author, Any]:
         session = self.scope.get("session")
         author = identity.author_for_socket(self.scope.get("user"), session)

@@ -36,7 +36,7 @@ PENDING_LIMIT = 1000
 
 class StreamFollower:
     """The cursor rules of a room socket (mixed into ``RoomConsumer``, which provides ``send``,
-    ``base_send``, ``local``, ``label``, ``room_id``, ``variant`` and ``in_variant``)."""
+    ``base_send``, ``send_state``, ``local``, ``label``, ``room_id``, ``variant`` and ``in_variant``)."""
 
     cursor: int | None = None
     resumed = False  # the page's resume frame was answered
@@ -106,23 +106,15 @@ class StreamFollower:
             return
         if batch.unnumbered:  # presence and typing: whole states outside the stream, for anyone
             frame = batch.frame_for(self.variant)
-            if frame is None:
-                return
-            if self.early is not None:  # not accepted yet: sent once it is (the latest few states)
-                self.early = [*self.early[-3:], frame]
-                return
-            await self.base_send(frame)
+            if frame is not None:
+                await self.send_state(frame)
             return
         for event in batch.events:  # this socket is elsewhere (resuming, repairing, behind)
             await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
         if "event" not in event:  # not in the stream (presence, typing): it replaces a whole state
-            frame = {"type": "websocket.send", "text": variants.html_for(event, self.variant)}
-            if self.early is not None:
-                self.early = [*self.early[-3:], frame]
-                return
-            await self.base_send(frame)
+            await self.send_state({"type": "websocket.send", "text": variants.html_for(event, self.variant)})
             return
         if self.busy or self.cursor is None:
             if len(self.pending) >= PENDING_LIMIT:

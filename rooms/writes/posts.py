@@ -14,7 +14,7 @@ from rooms import broadcast, mentions
 from rooms.identity import Author
 from rooms.models import Message, Room
 from rooms.variants import Variant
-from rooms.writes.stream import locked_room, locked_rooms, next_event
+from rooms.writes.stream import locked_rooms, next_event
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def post_messages(posts: list[NewPost]) -> list[Posted | Exception]:
     return [_one_or_error(post, mentioned) for post, mentioned in zip(posts, found, strict=True)]
 
 
-def _insert_together(posts: list[NewPost], found: list[str]) -> list[Posted | Exception]:
+def _insert_together(posts: list[NewPost], found: list[str]) -> list[Posted]:
     rooms = locked_rooms({post.room_id for post in posts})
     if len(rooms) < len({post.room_id for post in posts}):
         raise Room.DoesNotExist  # rare: each post on its own says which
@@ -73,28 +73,25 @@ def _insert_together(posts: list[NewPost], found: list[str]) -> list[Posted | Ex
     messages = [_next_message(rooms[post.room_id], post, mentioned, now) for post, mentioned in pairs]
     Message.objects.bulk_create(messages)
     for room in rooms.values():
-        _moved_on(room)
-    _publish_after_commit(list(zip(messages, [post.variant for post in posts], strict=True)))
+        Room.objects.store_counters(room)
+    posted = list(zip(messages, [post.variant for post in posts], strict=True))
+    transaction.on_commit(partial(broadcast.messages_posted, posted), robust=True)
     return [Posted(message, created=True) for message in messages]
 
 
 def _one_or_error(post: NewPost, mentioned: str) -> Posted | Exception:
+    """One post in a transaction of its own: a batch of one, where a resend is found and returned."""
     try:
         with transaction.atomic():
-            room = locked_room(post.room_id)
-            message = _next_message(room, post, mentioned, timezone.now())
             try:
                 with transaction.atomic():
-                    message.save(force_insert=True)
+                    return _insert_together([post], [mentioned])[0]
             except IntegrityError:
                 # sent_with_nonce finds nothing for an empty nonce: then this was no resend.
-                earlier = Message.objects.in_room(room).sent_with_nonce(post.author.key, post.nonce).first()
+                earlier = Message.objects.in_room(post.room_id).sent_with_nonce(post.author.key, post.nonce).first()
                 if earlier is None:
                     raise
                 return Posted(earlier, created=False)
-            _moved_on(room)
-            _publish_after_commit([(message, post.variant)])
-        return Posted(message, created=True)
     except Exception as error:  # the caller decides: a single post raises it, a socket reports it
         return error
 
@@ -123,11 +120,3 @@ def _next_message(room: Room, post: NewPost, mentioned: str, now: object) -> Mes
     # A new message has no reactions: its fragment needs no query to know.
     message.known_to_have_no_reactions()
     return message
-
-
-def _moved_on(room: Room) -> None:
-    Room.objects.store_counters(room)
-
-
-def _publish_after_commit(posted: list[tuple[Message, Variant | None]]) -> None:
-    transaction.on_commit(partial(broadcast.messages_posted, posted), robust=True)
