@@ -12,7 +12,10 @@ from project.settings import *  # noqa: F403
 from project.settings import BASE_DIR, DATABASES
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # MADANG_SQLITE_TEST_NAME lets two test runs on one checkout keep apart (each its own file).
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("MADANG_SQLITE_TEST_NAME") or str(BASE_DIR / "test-db.sqlite3")
+    }
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
