@@ -18,7 +18,7 @@ from channels.layers import InMemoryChannelLayer
 from django.test import override_settings
 
 from rooms import writes
-from rooms.live import fanout
+from rooms.live import per_loop
 from tests.wsclient import PageSocket
 
 ROOMS, SOCKETS, IN_FLIGHT = 100, 1000, 50
@@ -154,13 +154,13 @@ class FakeSocket:
 async def test_a_recovery_spreads_the_ends_of_its_sockets_over_the_window():
     loop = asyncio.get_running_loop()
     count, arrivals, everyone_told = 200, [], loop.create_future()
-    local = fanout.local_sockets(InMemoryChannelLayer())
+    local = per_loop.local_sockets(InMemoryChannelLayer())
     sockets = [FakeSocket(arrivals, everyone_told, count - 1) for _ in range(count)]
     for socket in sockets:
         await local.add(socket)
 
     recovered = loop.time()
-    fanout.layer_recovered()
+    per_loop.layer_recovered()
     assert arrivals == []  # nobody is told at once
     closed_meanwhile = sockets.pop()
     await local.remove(closed_meanwhile)  # closed before its turn came: told nothing

@@ -24,7 +24,7 @@ own outside the layer's lock, whether it is there and still holds this process's
 and if it is, waits for the probe up to ``ROOMS_LAYER_PROBE_DEADLINE_SECONDS`` and counts a late
 reply as healthy. Only an error from the layer, no answer from Redis, a subscription Redis no
 longer holds, or no reply by the deadline is an outage. A recovery that does end sockets spreads
-their ends over ``ROOMS_RECOVERY_SPREAD_SECONDS`` (``fanout.layer_recovered``), so their
+their ends over ``ROOMS_RECOVERY_SPREAD_SECONDS`` (``per_loop.layer_recovered``), so their
 reconnects do not arrive as one crowd either.
 
 The in-memory layer lives in the process and cannot lose a connection; it is not watched.
@@ -33,19 +33,16 @@ The in-memory layer lives in the process and cannot lose a connection; it is not
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
-from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
-from channels_redis.utils import create_pool
 from django.conf import settings
-from redis import asyncio as aioredis
 
-from rooms.live import fanout
+from rooms.live import per_loop
+from rooms.live.redis_check import LayerLost, RedisCheck
 
 logger = logging.getLogger("rooms.layer")
 
@@ -54,10 +51,6 @@ _watches: dict[tuple[int, int], LayerWatch] = {}
 # Events kept for sending again after an outage: more than this and the oldest are dropped (the
 # sockets that missed them repair from the database on the room's next message or reconnect).
 UNSENT_LIMIT = 1000
-
-
-class LayerLost(Exception):
-    """The probe's verdict: the layer is gone, not merely slow."""
 
 
 class LayerWatch:
@@ -69,7 +62,7 @@ class LayerWatch:
         self.unsent: list[tuple[str, dict[str, Any]]] = []
         self.channel: str | None = None  # the probe's layer channel, kept from one probe to the next
         self.confirmed = False  # a probe came back through it since it was subscribed
-        self.redis: aioredis.Redis | None = None  # the watch's own connection, made when first needed
+        self.redis = RedisCheck(layer, self.group)  # a direct look behind a Redis layer when it is slow
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -91,14 +84,12 @@ class LayerWatch:
                     await self._reset()
                 if ok and not self.healthy:
                     logger.warning("channel layer is back; ending this process's sockets so they reconnect and resume")
-                    fanout.layer_recovered()
+                    per_loop.layer_recovered()
                     ok = await self._send_again()
                 self.healthy = ok
                 await asyncio.sleep(interval)
         finally:
-            if self.redis is not None:
-                with contextlib.suppress(Exception):
-                    await self.redis.aclose()
+            await self.redis.close()
 
     async def _probe(self, n: int) -> None:
         """Send probe ``n`` to this process through the layer and wait for it. Returns when it came
@@ -112,7 +103,7 @@ class LayerWatch:
         try:
             done, _ = await asyncio.wait({trip}, timeout=settings.ROOMS_LAYER_PROBE_SECONDS)
             if not done:
-                answered = await self._ask_redis(deadline)
+                answered = await self.redis.ask(deadline, confirmed=self.confirmed)
                 done, _ = await asyncio.wait({trip}, timeout=max(0.0, deadline - loop.time()))
                 if not done:
                     raise LayerLost(f"no probe reply within {deadline - started:g} s although Redis answers")
@@ -136,45 +127,6 @@ class LayerWatch:
         while (await self.layer.receive(self.channel)).get("n") != n:
             pass  # an older, late probe
         self.confirmed = True
-
-    async def _ask_redis(self, deadline: float) -> float:
-        """Ask Redis directly whether it is there, on the watch's own connection (outside the
-        layer's lock and its queue of subscribes and publishes); with the pub/sub layer, also
-        whether Redis still holds the probe's subscription (a restarted Redis forgets it, and then
-        no reply can ever come). Returns how long the answer took; raises ``LayerLost``."""
-        target = self._redis_target()
-        if target is None:
-            return 0.0  # a layer this watch cannot look behind: the deadline alone decides
-        host, subscription = target
-        if self.redis is None:
-            self.redis = aioredis.Redis.from_pool(create_pool(host))
-        loop = asyncio.get_running_loop()
-        asked = loop.time()
-        try:
-            async with asyncio.timeout(max(0.0, deadline - asked)):
-                if subscription is None or not self.confirmed:
-                    await self.redis.ping()
-                    subscribers = None
-                else:
-                    [(_name, subscribers)] = await self.redis.pubsub_numsub(subscription)
-        except TimeoutError:
-            raise LayerLost(f"Redis did not answer within {deadline - asked:.1f} s") from None
-        except Exception as exc:
-            raise LayerLost(f"Redis did not answer ({exc})") from exc
-        if subscribers == 0:
-            raise LayerLost("Redis no longer holds this process's subscription")
-        return loop.time() - asked
-
-    def _redis_target(self) -> tuple[dict[str, Any], str | None] | None:
-        """The connection settings of the Redis server the probe goes through (channels_redis's
-        own, per shard), and the pub/sub channel of the probe's group on it (pub/sub layer only)."""
-        if isinstance(self.layer, RedisPubSubChannelLayer):
-            loop_layer = self.layer._get_layer()
-            channel = loop_layer._get_group_channel_name(self.group)
-            return loop_layer._get_shard(channel).host, channel
-        if isinstance(self.layer, RedisChannelLayer):
-            return self.layer.hosts[self.layer.consistent_hash(self.group)], None
-        return None
 
     def broadcast_failed(self, group: str, event: dict[str, Any]) -> None:
         if self.healthy:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 from django.conf import settings
 
-from rooms.live import fanout
+from rooms.live import fanout, per_loop
 from rooms.live.batch import Batch
 
 
@@ -66,7 +66,7 @@ class LocalSockets:
         self.sockets[id(socket)] = socket
         if socket.expires_at is not None and (self.sweeper is None or self.sweeper.done()):
             self.sweeper = asyncio.get_running_loop().create_task(self._expire())
-        await fanout.hub_for(self.layer, fanout.CONTROL_GROUP).join(self)
+        await per_loop.hub_for(self.layer, fanout.CONTROL_GROUP).join(self)
 
     async def _expire(self) -> None:
         # A twentieth of the maximum age between sweeps (at most 30 s): late by that much at
@@ -84,7 +84,7 @@ class LocalSockets:
     async def remove(self, socket: Socket) -> None:
         self.sockets.pop(id(socket), None)
         if not self.sockets:
-            await fanout.hub_for(self.layer, fanout.CONTROL_GROUP).leave(self)
+            await per_loop.hub_for(self.layer, fanout.CONTROL_GROUP).leave(self)
 
     async def deliver(self, batch: Batch) -> None:
         """Control events: ``user.banned`` closes every socket of that account; ``author.renamed``

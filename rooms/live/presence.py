@@ -25,7 +25,7 @@ from typing import Any
 from channels.layers import BaseChannelLayer
 from django.conf import settings
 
-from rooms.live import fanout, presence_store
+from rooms.live import per_loop, presence_store
 from rooms.live.presence_store import Store
 
 logger = logging.getLogger("rooms.presence")
@@ -118,4 +118,4 @@ class Presence:
 
 
 def presence_for(layer: BaseChannelLayer) -> Presence:
-    return fanout.for_this_loop("presence", layer, Presence)
+    return per_loop.for_this_loop("presence", layer, Presence)

@@ -15,7 +15,7 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 
 from rooms import unread
-from rooms.live import fanout, presence, presence_store
+from rooms.live import per_loop, presence, presence_store
 from rooms.models import Room
 from rooms.sockets.db import database_sync_to_async
 
@@ -80,4 +80,4 @@ class Reads:
 
 
 def reads_for(layer: BaseChannelLayer) -> Reads:
-    return fanout.for_this_loop("reads", layer, Reads)
+    return per_loop.for_this_loop("reads", layer, Reads)

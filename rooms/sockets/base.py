@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils import translation
 
 from rooms import fragments, identity, preferences
-from rooms.live import fanout, layerwatch, local
+from rooms.live import layerwatch, local, per_loop
 from rooms.ratelimit import TokenBucket
 from rooms.sockets.db import database_sync_to_async
 from rooms.sockets.guards import CLOSE_REFUSED, RetryableClose, client_address, limits
@@ -155,7 +155,7 @@ class GuardedConsumer(AsyncWebsocketConsumer):
             # Spread, so sockets opened together (after a restart) do not all reconnect together.
             after = settings.ROOMS_MAX_SOCKET_AGE * random.uniform(0.9, 1.0)
             self.expires_at = asyncio.get_running_loop().time() + after
-        await fanout.local_sockets(self.channel_layer).add(self)
+        await per_loop.local_sockets(self.channel_layer).add(self)
         return True
 
     async def send_state(self, frame: dict[str, str]) -> None:
@@ -226,4 +226,4 @@ class GuardedConsumer(AsyncWebsocketConsumer):
         if self.counted:
             self.counted = False
             limits.release(self.session_key, self.address)
-            await fanout.local_sockets(self.channel_layer).remove(self)
+            await per_loop.local_sockets(self.channel_layer).remove(self)

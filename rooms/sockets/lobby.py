@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rooms import broadcast, fragments, unread
-from rooms.live import fanout, presence_lists
+from rooms.live import fanout, per_loop, presence_lists
 from rooms.models import Room
 from rooms.sockets.base import GuardedConsumer
 from rooms.sockets.db import database_sync_to_async
@@ -20,7 +20,7 @@ class LobbyConsumer(GuardedConsumer):
     async def connect(self) -> None:
         if not await self.admit():
             return
-        self.hub = fanout.hub_for(self.channel_layer, broadcast.LOBBY_GROUP)
+        self.hub = per_loop.hub_for(self.channel_layer, broadcast.LOBBY_GROUP)
         await self.hub.join(self)
         self.joined = True
         rooms = await database_sync_to_async(lambda: list(Room.objects.listed()))()

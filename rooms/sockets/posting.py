@@ -22,7 +22,7 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 
 from rooms import broadcast, writes
-from rooms.live import fanout
+from rooms.live import per_loop
 from rooms.sockets.db import database_sync_to_async
 
 logger = logging.getLogger("rooms.sockets")
@@ -122,4 +122,4 @@ def _write_batch(
 
 def post_queue(layer: BaseChannelLayer) -> PostQueue:
     """This process's queue (one per event loop and layer)."""
-    return fanout.for_this_loop("posts", layer, PostQueue)
+    return per_loop.for_this_loop("posts", layer, PostQueue)

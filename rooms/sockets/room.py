@@ -17,7 +17,7 @@ from django.utils import translation
 
 from rooms import fragments, writes
 from rooms.forms import MessageForm, TypingForm
-from rooms.live import fanout, presence, reads
+from rooms.live import per_loop, presence, reads
 from rooms.models import Room
 from rooms.ratelimit import TokenBucket
 from rooms.sockets import frames, posting
@@ -49,7 +49,7 @@ class RoomConsumer(StreamFollower, GuardedConsumer):
         self.label = f"room socket room={room.pk}"
         # Where a socket that never resumes starts: the stream as it stood when it connected.
         self.follow(room.last_event)
-        self.hub = fanout.hub_for(self.channel_layer, room.group_name)
+        self.hub = per_loop.hub_for(self.channel_layer, room.group_name)
         await self.hub.join(self, after=room.last_event)
         # In the room for everyone (and for this page: the ping reaches its own hub too).
         await presence.presence_for(self.channel_layer).arrive(self, room.pk)
