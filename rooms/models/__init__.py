@@ -12,12 +12,15 @@ commit order is number order:
   message changed after N, so ten edits of one message replay as one replacement.
 """
 
+from rooms.models.bots import Bot, BotQuerySet
 from rooms.models.messages import Message, MessageQuerySet, with_previous_times
 from rooms.models.people import Preference, ReadPosition
 from rooms.models.reactions import Reaction, ReactionSummary
 from rooms.models.rooms import Room, RoomQuerySet
 
 __all__ = [
+    "Bot",
+    "BotQuerySet",
     "Message",
     "MessageQuerySet",
     "Preference",
