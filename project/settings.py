@@ -272,6 +272,23 @@ ROOMS_LAYER_PROBE_DEADLINE_SECONDS = env_number("ROOMS_LAYER_PROBE_DEADLINE_SECO
 # so their reconnects do not arrive as one crowd. 0 ends them all at once.
 ROOMS_RECOVERY_SPREAD_SECONDS = env_number("ROOMS_RECOVERY_SPREAD_SECONDS", 5)
 
+# Bots (rooms.bots): posts per bot over the HTTP API (burst, then per second; per process; 0 off).
+ROOMS_BOT_RATE_BURST = env_number("ROOMS_BOT_RATE_BURST", 10)
+ROOMS_BOT_RATE_PER_SEC = env_number("ROOMS_BOT_RATE_PER_SEC", 2)
+# How long a process may take to notice a bot's webhook added or removed in another process.
+ROOMS_BOT_CACHE_SECONDS = env_number("ROOMS_BOT_CACHE_SECONDS", 10)
+# Prefixed to the paths in API answers and webhook payloads ("https://chat.example.com").
+ROOMS_SITE_URL = os.environ.get("ROOMS_SITE_URL", "")
+# Webhooks (rooms.bots.webhooks): seconds per attempt, attempts, the waits between them, how many
+# deliveries may wait (more are dropped and logged), delivering threads per process, and whether
+# private, loopback and link-local addresses may be called (never in production; tests use it).
+ROOMS_WEBHOOK_TIMEOUT = env_number("ROOMS_WEBHOOK_TIMEOUT", 5)
+ROOMS_WEBHOOK_ATTEMPTS = int(env_number("ROOMS_WEBHOOK_ATTEMPTS", 3))
+ROOMS_WEBHOOK_BACKOFF = [1.0, 4.0]
+ROOMS_WEBHOOK_QUEUE_SIZE = int(env_number("ROOMS_WEBHOOK_QUEUE_SIZE", 1000))
+ROOMS_WEBHOOK_WORKERS = int(env_number("ROOMS_WEBHOOK_WORKERS", 4))
+ROOMS_WEBHOOK_ALLOW_PRIVATE = env_bool("ROOMS_WEBHOOK_ALLOW_PRIVATE", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from rooms import writes
+from rooms.bots import admin as bot_admin  # noqa: F401  (registers BotAdmin)
 from rooms.models import Message, Room
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,7 @@ class Bot(models.Model):
     webhook_url = models.URLField(
         _("webhook URL"),
         max_length=500,
+        validators=[URLValidator(schemes=["http", "https"])],
         blank=True,
         default="",
         help_text=_("Receives a signed JSON POST when someone mentions the bot. Empty: no webhook."),
