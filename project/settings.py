@@ -168,7 +168,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic puts the files nginx serves (deploy/); in the checkout unless set.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -289,18 +290,39 @@ ROOMS_WEBHOOK_QUEUE_SIZE = int(env_number("ROOMS_WEBHOOK_QUEUE_SIZE", 1000))
 ROOMS_WEBHOOK_WORKERS = int(env_number("ROOMS_WEBHOOK_WORKERS", 4))
 ROOMS_WEBHOOK_ALLOW_PRIVATE = env_bool("ROOMS_WEBHOOK_ALLOW_PRIVATE", False)
 
+# Health checks straight at a process's socket (deploy/rolling-restart.sh) come without nginx's
+# X-Forwarded-Proto: they must get their answer, not a redirect to https (project/health.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# Logs: lines for people by default, one JSON object per line with LOG_FORMAT=json (project/logs.py).
+# ACCESS_LOG=1: one line per request or socket through logging (project/access.py; run daphne -v 0).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or "text"
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f'LOG_FORMAT must be "text" or "json", got {LOG_FORMAT!r}')
+_FORMATTER = "json" if LOG_FORMAT == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "project.logs.JsonFormatter"},
+    },
     "filters": {"quiet_retryable_close": {"()": "rooms.retry.QuietRetryableCloseFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "daphne": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["quiet_retryable_close"]},
+        "console": {"class": "logging.StreamHandler", "formatter": _FORMATTER},
+        "daphne": {"class": "logging.StreamHandler", "formatter": _FORMATTER, "filters": ["quiet_retryable_close"]},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "rooms": {"handlers": ["console"], "level": os.environ.get("ROOMS_LOG_LEVEL", "INFO"), "propagate": False},
+        # Instead of Django's default (its own plain console handler under DEBUG, besides the root's):
+        # each record once, in LOG_FORMAT.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "daphne.server": {"handlers": ["daphne"], "level": "WARNING", "propagate": False},
+        "madang.access": {
+            "handlers": ["console"],
+            "level": "INFO" if env_bool("ACCESS_LOG", False) else "WARNING",
+            "propagate": False,
+        },
     },
 }

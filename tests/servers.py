@@ -6,6 +6,7 @@ the test process created, so a browser talks to the same stack a user would.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -36,13 +37,44 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
 
 
+def wait_for_unix_socket(path: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as sock:
+            try:
+                sock.connect(str(path))
+                return
+            except OSError:
+                time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {path} after {timeout}s")
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.unix_path))
+
+
 class Daphne:
+    """``unix_socket``: listen there (``daphne -u``, as deploy/madang@.service does) instead of on
+    127.0.0.1:``port``."""
+
     def __init__(
-        self, port: int | None = None, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        unix_socket: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.env = env or {}
         self.args = args or []
+        self.unix_socket = unix_socket
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ROOT / f".daphne-{self.port}.log"
 
@@ -63,9 +95,10 @@ class Daphne:
             **self.env,
         }
         log = self.log_path.open("ab")
+        bind = ["-u", str(self.unix_socket)] if self.unix_socket else ["-b", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)),
+                *(sys.executable, "-m", "daphne", *bind),
                 *self.args,
                 "project.asgi:application",
             ],
@@ -74,8 +107,24 @@ class Daphne:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for_port(self.port)
+        if self.unix_socket:
+            wait_for_unix_socket(self.unix_socket)
+        else:
+            wait_for_port(self.port)
         return self
+
+    def get(self, path: str, host: str = "127.0.0.1", timeout: float = 5.0) -> tuple[int, str]:
+        """GET ``path`` straight from this process (its socket or port): status and body."""
+        if self.unix_socket:
+            conn: http.client.HTTPConnection = _UnixHTTPConnection(self.unix_socket, timeout)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Host": host})
+            response = conn.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        finally:
+            conn.close()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None:
