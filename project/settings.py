@@ -244,6 +244,17 @@ ROOMS_READ_FLUSH_SECONDS = env_number("ROOMS_READ_FLUSH_SECONDS", 2)
 # A busy room's lobby row moves at most once per this many seconds for the posts of one process
 # (the last state always follows, at most this late): a row render cost as much as the message's.
 ROOMS_LOBBY_ROW_SECONDS = env_number("ROOMS_LOBBY_ROW_SECONDS", 1)
+# Search (rooms.search): longest query, most words, results per page, characters of text shown
+# around the first match; each session may search RATE times per RATE_SECONDS (429 beyond), counted
+# in Django's cache (per process with the default local-memory cache). A permalink shows
+# PERMALINK_CONTEXT messages on each side of its message.
+ROOMS_SEARCH_MAX_LENGTH = 200
+ROOMS_SEARCH_MAX_TERMS = 10
+ROOMS_SEARCH_PAGE_SIZE = 20
+ROOMS_SEARCH_SNIPPET_CHARACTERS = 120
+ROOMS_SEARCH_RATE = int(env_number("ROOMS_SEARCH_RATE", 20))
+ROOMS_SEARCH_RATE_SECONDS = env_number("ROOMS_SEARCH_RATE_SECONDS", 10)
+ROOMS_PERMALINK_CONTEXT = 25
 
 ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]
 ROOMS_MAX_REACTIONS_PER_MESSAGE = 20

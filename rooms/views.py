@@ -120,6 +120,8 @@ def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
 
 def _history(request: HtmxHttpRequest, room: Room) -> HttpResponse:
     """The page of messages before ``?before=<seq>``: a fragment for htmx, a page otherwise."""
+    if "after" in request.GET:
+        return _newer(request, room)
     try:
         before = int(request.GET.get("before", ""))
     except ValueError:
@@ -127,6 +129,26 @@ def _history(request: HtmxHttpRequest, room: Room) -> HttpResponse:
     page, has_older = Message.objects.in_room(room).page_before(max(before, 0), settings.ROOMS_PAGE_SIZE)
     context = {"room": room, "messages": page, "has_older": has_older, **viewer_context(request)}
     template = "rooms/_history.html" if request.htmx else "rooms/history_page.html"
+    return render(request, template, context)
+
+
+def _newer(request: HtmxHttpRequest, room: Room) -> HttpResponse:
+    """The messages after ``?after=<seq>`` and the next "load newer" (below a permalink,
+    rooms.search_views): a fragment for htmx, a page otherwise."""
+    try:
+        after = max(int(request.GET.get("after", "")), 0)
+    except ValueError:
+        after = 0
+    page, has_newer = Message.objects.in_room(room).page_after(after, settings.ROOMS_PAGE_SIZE)
+    has_older = bool(page) and page[0].seq > 1
+    context = {
+        "room": room,
+        "messages": page,
+        "has_older": has_older,
+        "has_newer": has_newer,
+        **viewer_context(request),
+    }
+    template = "rooms/_history_newer.html" if request.htmx else "rooms/permalink.html"
     return render(request, template, context)
 
 

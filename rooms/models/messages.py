@@ -51,6 +51,15 @@ class MessageQuerySet(models.QuerySet["Message"]):
         with_previous_times(page, newest_first[size].created_at if len(newest_first) > size else None)
         return page, len(newest_first) > size
 
+    def page_after(self, after_seq: int, size: int) -> tuple[list[Message], bool]:
+        """Up to ``size`` messages with seq > ``after_seq``, oldest first, and whether there are
+        newer ones still: "load newer" below a permalink. Placeholders included, as above."""
+        rows = list(self.for_display().filter(seq__gt=after_seq).order_by("seq")[: size + 1])
+        page = rows[:size]
+        if page:
+            with_previous_times(page, self.time_before(page[0].seq))
+        return page, len(rows) > size
+
     def time_before(self, seq: int) -> datetime.datetime | None:
         """When the message before ``seq`` was posted (None before the room's first)."""
         return self.filter(seq=seq - 1).values_list("created_at", flat=True).first()
