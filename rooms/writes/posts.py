@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from rooms import broadcast, mentions
+from rooms.bots import trigger
 from rooms.identity import Author
 from rooms.models import Message, Room
 from rooms.variants import Variant
@@ -76,6 +77,8 @@ def _insert_together(posts: list[NewPost], found: list[str]) -> list[Posted]:
         Room.objects.store_counters(room)
     posted = list(zip(messages, [post.variant for post in posts], strict=True))
     transaction.on_commit(partial(broadcast.messages_posted, posted), robust=True)
+    if any(found):  # someone may have mentioned a bot with a webhook: rooms.bots.trigger
+        transaction.on_commit(partial(trigger.posted, messages), robust=True)
     return [Posted(message, created=True) for message in messages]
 
 
