@@ -8,6 +8,9 @@ import hashlib
 import hmac
 import json
 import logging
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -330,3 +333,50 @@ async def test_a_reply_reaches_the_sockets_of_the_room(receiver, browser_headers
         frames += await socket.receive_from(timeout=10)
     assert "hello, socket" in frames and f'data-author="{bot.author_key}"' in frames
     await socket.disconnect()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_https_connects_to_the_checked_address_and_verifies_the_certificate_for_the_host(tmp_path):
+    """No second DNS lookup: the connection goes to the address the guard checked, while TLS
+    names (SNI) and verifies the URL's host, so a rebinding answer cannot redirect it."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    names = ["-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *names, *files],
+        check=True,
+        capture_output=True,
+    )
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for host, verifies in (("hooks.test", True), ("other.test", False)):
+            # "hooks.test" resolves nowhere: only the pinned address can have been used.
+            connection = ssrf.connection(ssrf.Target("https", host, port, "127.0.0.1", "/"), timeout=3)
+            connection._context = ssl.create_default_context(cafile=str(cert))  # trust the test's certificate
+            if verifies:
+                connection.request("POST", "/", body=b"{}")
+                assert connection.getresponse().status == 204
+            else:
+                with pytest.raises(ssl.SSLCertVerificationError):
+                    connection.request("POST", "/", body=b"{}")
+            connection.close()
+        assert seen == [f"hooks.test:{port}"]
+    finally:
+        server.shutdown()
+        server.server_close()
