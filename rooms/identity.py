@@ -20,7 +20,8 @@ GUEST_NAME_KEY = "madang_guest_name"
 
 @dataclass(frozen=True)
 class Author:
-    key: str  # "u-<pk>" or "g-<hex>": safe for a data attribute, never user text
+    # "u-<pk>", "g-<hex>", or "b-<pk>" for a bot (rooms.models.Bot): safe for a data attribute, never user text
+    key: str
     name: str
     user_id: int | None = None
 
