@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint ci bench bench-post bench-write bench-pages bench-layers bench-smoke messages clean
+.PHONY: run test lint ci bench bench-post bench-write bench-pages bench-layers bench-search bench-smoke messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench-write: $(VENV)/.dev
 # Page, "load older", catch-up and resume-after-changes times in a room of 100,000 messages.
 bench-pages: $(VENV)/.dev
 	$(PY) bench/pages.py
+
+# Search over 100,000 messages on SQLite and on PostgreSQL (BENCH_POSTGRES_URL; a database of its own).
+bench-search: $(VENV)/.dev
+	$(PY) bench/search.py
 
 bench-layers: $(VENV)/.dev
 	$(PY) bench/run.py

@@ -88,11 +88,28 @@ def _history(context: BrowserContext, room: Room) -> Page:
     return page
 
 
+def _search(context: BrowserContext, room: Room) -> Page:
+    """The search page with results, their matches marked."""
+    page = _goto(context, "/search/?q=tea")
+    expect(page.locator(".search-result mark").first).to_be_visible()
+    return page
+
+
+def _permalink(context: BrowserContext, room: Room) -> Page:
+    """A message in its place, as a search result opens it: marked by its :target style."""
+    message = room.messages.get(seq=5)
+    page = _goto(context, f"{room_path(room)}messages/5/#message-{message.pk}")
+    expect(page.locator(f"#message-{message.pk}")).to_be_in_viewport()
+    return page
+
+
 SCENES = [
     Scene("lobby", _lobby),
     Scene("room", _room_with_an_error),
     Scene("room-forms", _room_with_open_forms),
     Scene("history", _history),
+    Scene("search", _search),
+    Scene("permalink", _permalink),
     Scene("login", lambda context, room: _goto(context, "/accounts/login/")),
     Scene("signup", lambda context, room: _goto(context, "/accounts/signup/")),
     Scene("time-zone", lambda context, room: _goto(context, "/me/time-zone/")),
