@@ -55,6 +55,7 @@ def test_a_bot_posts_and_gets_id_seq_and_the_permalink(client, room, bot):
     assert response["Location"] == answer["url"]
     assert (message.text, message.author_name, message.author_id) == ("hello from a script", "Helper Bot", bot.user_id)
     assert message.author_key == bot.author_key == f"b-{bot.pk}"
+    assert "hello from a script" in client.get(answer["url"]).content.decode()  # the permalink works
     page = client.get("/rooms/lobby/").content.decode()
     assert "hello from a script" in page and "Helper Bot" in page and f'data-author="b-{bot.pk}"' in page
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 
 from rooms.models import Bot, Message, Room
 
@@ -23,7 +24,8 @@ def room_url(room: Room) -> str:
 
 
 def message_path(room: Room, seq: int) -> str:
-    return f"{room.get_absolute_url()}messages/{seq}/"
+    """The message's permalink: the room's history around it."""
+    return reverse("rooms:permalink", kwargs={"slug": room.slug, "seq": seq})
 
 
 def message_url(room: Room, seq: int) -> str:
