@@ -70,6 +70,15 @@ def test_every_word_must_match_in_any_order_ignoring_latin_case():
     assert found("deploy, again!") == ["deploy failed again"]  # punctuation around words is not searched
 
 
+def test_words_of_one_or_two_letters_ignore_latin_case_too():
+    here = room()
+    for text in ["OK then", "fine by me", "Ok, sure", "다 좋아요 ok?"]:
+        say(here, text)
+    assert found("ok") == found("OK") == ["다 좋아요 ok?", "Ok, sure", "OK then"]
+    assert found("BY") == ["fine by me"]
+    assert found("다 ok") == ["다 좋아요 ok?"]
+
+
 def test_an_edit_is_found_by_its_new_text_only():
     message = say(room(), "the old wording")
     assert found("wording") == ["the old wording"]
