@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from rooms import identity, search
 from rooms.models import Message, Room
@@ -28,6 +29,7 @@ def _number(value: str | None) -> int | None:
 
 
 @require_GET
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def search_page(request: HtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")
     slug = request.GET.get("room", "")
@@ -47,7 +49,8 @@ def search_page(request: HtmxHttpRequest) -> HttpResponse:
             except search.QueryProblem as problem:
                 context.update(error_code=problem.code, error_text=problem.text)
                 status = 200 if problem.code == "nothing_to_search" else 400
-    if request.htmx:
+    # A history restore (back to a pushed search, htmx's history cache being off) needs the page.
+    if request.htmx and not request.htmx.history_restore_request:
         more = before is not None and context["page"] is not None
         return render(request, "rooms/_search_items.html" if more else "rooms/_search_results.html", context)
     return render(request, "rooms/search.html", context, status=status)

@@ -231,6 +231,13 @@ def test_with_htmx_the_answer_is_the_results_region_and_more_is_the_next_results
     assert "<html" in page and page.count('class="search-result"') == 5
 
 
+def test_going_back_to_a_pushed_search_gets_the_whole_page(client):
+    say(room(), "standup notes")
+    restore = client.get("/search/", {"q": "standup"}, **HTMX, HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in restore.content.decode() and 'id="search-results"' in restore.content.decode()
+    assert "HX-Request" in restore["Vary"]
+
+
 def test_a_room_search_stays_in_the_room_and_an_unknown_room_is_404(client):
     here, there = room("here"), room("there")
     say(here, "budget draft")
