@@ -254,6 +254,8 @@ ROOMS_SEARCH_PAGE_SIZE = 20
 ROOMS_SEARCH_SNIPPET_CHARACTERS = 120
 ROOMS_SEARCH_RATE = int(env_number("ROOMS_SEARCH_RATE", 20))
 ROOMS_SEARCH_RATE_SECONDS = env_number("ROOMS_SEARCH_RATE_SECONDS", 10)
+# One address may search this many times a session's rate (people behind one NAT share it).
+ROOMS_SEARCH_ADDRESS_FACTOR = int(env_number("ROOMS_SEARCH_ADDRESS_FACTOR", 5))
 ROOMS_PERMALINK_CONTEXT = 25
 
 ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]
@@ -283,6 +285,10 @@ ROOMS_LAYER_PROBE_DEADLINE_SECONDS = env_number("ROOMS_LAYER_PROBE_DEADLINE_SECO
 # After an outage, each socket of the process is ended at a random moment within this many seconds,
 # so their reconnects do not arrive as one crowd. 0 ends them all at once.
 ROOMS_RECOVERY_SPREAD_SECONDS = env_number("ROOMS_RECOVERY_SPREAD_SECONDS", 5)
+# How long a write on a thread (an HTTP view, a webhook reply) waits for its events to be handed
+# to the channel layer on the event loop (rooms.live.hop): past it, or once the server is stopping,
+# they are left to the pages' catch-up from the database instead of holding the thread.
+ROOMS_PUBLISH_WAIT_SECONDS = env_number("ROOMS_PUBLISH_WAIT_SECONDS", 10)
 
 # Bots (rooms.bots): posts per bot over the HTTP API (burst, then per second; per process; 0 off).
 ROOMS_BOT_RATE_BURST = env_number("ROOMS_BOT_RATE_BURST", 10)

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.db.models import prefetch_related_objects
 
 from rooms import fragments, snapshots, variants
-from rooms.live import fanout, layerwatch
+from rooms.live import fanout, hop, layerwatch
 from rooms.models import Message, Room
 
 logger = logging.getLogger(__name__)
@@ -179,8 +179,12 @@ def _group_send(*sends: Send) -> None:
         return
     if get_channel_layer() is None:
         return
+    loop = hop.home_loop()
     try:
-        # One hop to the event loop for all of them: the writer's database thread waits for it.
-        async_to_sync(publish)(sends)
+        if loop is None:  # no server here (a management command, the shell): a loop of its own
+            async_to_sync(publish)(sends)
+        else:
+            # One hop to the server's event loop for all of them, bounded (rooms.live.hop).
+            hop.run_on(loop, publish(sends), f"{len(sends)} events")
     except Exception:
         logger.exception("broadcast failed")

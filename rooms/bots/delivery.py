@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from rooms.bots import payloads, ssrf
 from rooms.forms import MessageForm
+from rooms.live import hop
 from rooms.models import Bot, Message
 
 logger = logging.getLogger(__name__)
@@ -127,4 +128,4 @@ def _post_reply(bot: Bot, message: Message, text: str, loop: asyncio.AbstractEve
     with broadcast.collected() as collected:
         writes.post_message(*post)
     sends = collected.sends + broadcast.lobby_rows(collected.moved.values())
-    asyncio.run_coroutine_threadsafe(broadcast.publish(sends), loop).result(timeout=30)
+    hop.run_on(loop, broadcast.publish(sends), f"the reply of bot {bot.pk}")

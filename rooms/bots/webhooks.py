@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import threading
 from dataclasses import dataclass, replace
 
-from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import connections
+
+from rooms.live import hop
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def enqueue(bot_id: int, message_id: int) -> bool:
             worker = threading.Thread(target=_work, name=f"webhooks-{len(_workers)}", daemon=True)
             worker.start()
             _workers.append(worker)
-    _jobs.put(Job(bot_id, message_id, _home_loop()))
+    _jobs.put(Job(bot_id, message_id, hop.home_loop()))
     return True
 
 
@@ -65,15 +65,6 @@ def wait_idle(timeout: float) -> bool:
     """Wait until nothing is queued, under way or waiting to be tried again (tests, shutdown)."""
     with _state:
         return _state.wait_for(lambda: _pending == 0, timeout)
-
-
-def _home_loop() -> asyncio.AbstractEventLoop | None:
-    # Code on a thread of asgiref's sync_to_async (HTTP views under daphne, the sockets' database
-    # thread) knows its event loop through this thread-local, as async_to_sync does.
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return loop
 
 
 def _finished() -> None:

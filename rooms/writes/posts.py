@@ -94,9 +94,25 @@ def _one_or_error(post: NewPost, mentioned: str) -> Posted | Exception:
                 earlier = Message.objects.in_room(post.room_id).sent_with_nonce(post.author.key, post.nonce).first()
                 if earlier is None:
                     raise
+                _publish_again(earlier, post.variant)
                 return Posted(earlier, created=False)
     except Exception as error:  # the caller decides: a single post raises it, a socket reports it
         return error
+
+
+def _publish_again(earlier: Message, variant: Variant | None) -> None:
+    """A resend found its message stored: publish it again if it is still as it was posted.
+
+    The first send may have been stored by a process that stopped before it published (a view
+    mid-write when SIGTERM came: rooms.live.hop), and a client resends exactly then. Pages that
+    have it drop the copy (its event number is behind their cursor); pages that missed it show it
+    now instead of at the room's next event. A message changed since is left to the catch-up: the
+    event that changed it was published by whoever changed it."""
+    if earlier.event != earlier.posted_event or earlier.gone:
+        return
+    earlier.previous_at = Message.objects.in_room(earlier.room_id).time_before(earlier.seq)
+    earlier.known_to_have_no_reactions()  # a reaction would have moved its event
+    transaction.on_commit(partial(broadcast.messages_posted, [(earlier, variant)]), robust=True)
 
 
 def _next_message(room: Room, post: NewPost, mentioned: str, now: object) -> Message:
