@@ -38,7 +38,7 @@ def search_page(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {"q": q, "room": room, "page": None, "error_code": "", "error_text": ""}
     status = 200
     if q.strip():
-        if not throttle.allow(identity.author_for_request(request).key):
+        if not throttle.allow(identity.author_for_request(request).key, request.META.get("REMOTE_ADDR", "")):
             context.update(
                 error_code="rate_limited", error_text=_("Too many searches: wait a few seconds and try again.")
             )

@@ -272,3 +272,15 @@ def test_searching_too_often_is_429_with_a_sentence(client, settings):
     assert 'data-error="rate_limited"' in refused.content.decode()
     assert "Too many searches" in refused.content.decode()
     assert client.get("/search/").status_code == 200  # the empty form is not a search
+
+
+def test_a_client_that_drops_its_cookies_is_still_counted_by_its_address(client, settings):
+    settings.ROOMS_SEARCH_RATE, settings.ROOMS_SEARCH_ADDRESS_FACTOR = 2, 2
+    say(room(), "hello")
+    answers = []
+    for _ in range(5):
+        client.cookies.clear()  # a new guest session every time
+        answers.append(client.get("/search/", {"q": "hello"}).status_code)
+    assert answers == [200, 200, 200, 200, 429]
+    other = client.get("/search/", {"q": "hello"}, REMOTE_ADDR="192.0.2.7")
+    assert other.status_code == 200  # another address has its own count
