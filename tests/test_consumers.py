@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
@@ -361,8 +361,15 @@ async def test_a_backlog_of_events_reaches_a_socket_as_one_frame_in_order(browse
     # A busy room: three events reach the layer, in order, before the room's hub runs again.
     await asyncio.gather(*(deliver(group, message) for group, message in held))
 
-    batch = await alice.receive_from(timeout=5)
+    frames = [await alice.receive_from(timeout=5)]
+    while len(seqs("".join(frames))) < 3:
+        frames.append(await alice.receive_from(timeout=5))
+    batch = "".join(frames)
     assert seqs(batch) == [1, 2, 3]
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # In process the three are all waiting when the hub runs. Over Redis they travel as three
+        # PUBLISHes, and the hub may run between them: in order and once is what holds there.
+        assert len(frames) == 1
     assert batch.count('id="messages-live"') == 3 and batch.count('id="cursor"') == 3  # fragments, as rendered
     assert re.findall(r'id="cursor"[^>]*value="(\d+)"', batch)[-1] == "3"  # the last swap wins
     assert await alice.receive_nothing(timeout=0.3)
