@@ -17,14 +17,17 @@ Servers, one after another on this machine (``--servers``):
   server (daphne is), measured to show what another ASGI server would change;
 - ``tutorial``: the Channels tutorial's design (``baselines/tutorial.py``: sync consumer, JSON,
   ``async_to_sync(group_send)``, channels_redis core) on daphne;
-- ``ceiling``: a bare ``websockets`` broadcast server (``baselines/ceiling.py``).
+- ``ceiling``: a bare ``websockets`` broadcast server (``baselines/ceiling.py``);
+- ``daphne-floor``: the same broadcast as a bare ASGI app on daphne (``baselines/daphne_floor.py``):
+  what daphne itself costs, under anything it serves.
 
 Shapes, each server:
 
 - one room with 100, 500, 1,000 and 2,000 clients (``--sizes``; clients are added between sizes),
   each with a **saturation** phase (4 senders, each sending its next message as soon as its
   previous one came back) and then a **paced** phase (20 messages a second in total for
-  ``--duration`` seconds, from 4 senders, open loop on an absolute schedule);
+  ``--duration`` seconds, from 4 senders, open loop on an absolute schedule, their posts spread
+  evenly over each interval; ``--lockstep``: all at the same instants, in bursts);
 - **100 rooms of 10** clients: paced (2 messages a second in each room, 200 in all) and saturation
   (one closed-loop sender per room);
 - **idle capacity**: a fresh process, ``--idle`` sockets connected and idle, server RSS growth per
@@ -78,6 +81,7 @@ TEXT = re.compile(r'<p class="message-text" dir="auto">(bench [^<]*)</p>')
 ROOMS, ROOM_SIZE = 100, 10
 SENDERS = 4
 KOREAN_EVERY = 0  # main() sets it from --korean-every
+LOCKSTEP = False  # main() sets it from --lockstep
 
 
 @dataclass
@@ -217,6 +221,11 @@ def start_tutorial(redis_url: str) -> Server:
     return Server("", "", [port], lambda room: f"/ws/chat/{room}/", False, [process])
 
 
+def start_daphne_floor() -> Server:
+    port, process = spawn([*DAPHNE, "bench.baselines.daphne_floor:application"], dict(os.environ))
+    return Server("", "", [port], lambda room: f"/{room}", False, [process])
+
+
 def start_ceiling() -> Server:
     port, process = spawn([str(ROOT / "bench" / "baselines" / "ceiling.py"), "--port", "{port}"])
     return Server("", "", [port], lambda room: f"/{room}", False, [process])
@@ -236,6 +245,7 @@ SERVERS: dict[str, tuple[str, Callable[[argparse.Namespace], Server]]] = {
     ),
     "tutorial": ("Channels tutorial design (sync, JSON, Redis core)", lambda a: start_tutorial(a.redis_url)),
     "ceiling": ("bare websockets broadcast (ceiling)", lambda a: start_ceiling()),
+    "daphne-floor": ("bare ASGI broadcast on daphne (daphne's floor)", lambda a: start_daphne_floor()),
 }
 
 
@@ -374,7 +384,11 @@ async def phase(
     sent: dict[str, int] = dict.fromkeys(rooms, 0)
     cpu0, t0 = server.cpu(), time.monotonic()
 
-    async def pace(sender: Client, each: float) -> None:
+    async def pace(sender: Client, each: float, offset: float) -> None:
+        # Each sender's schedule starts ``offset`` into the first interval, so the posts of all
+        # senders together are evenly spaced at ``rate`` (with --lockstep every sender posts at the
+        # same instants: bursts of one post per sender, the way this bench paced before 2026-12-04).
+        await asyncio.sleep(offset)
         n, begun = 0, time.monotonic()
         while time.monotonic() - begun < duration:
             await sender.say(f"{tag}:{sender.index}:{n}")
@@ -394,7 +408,9 @@ async def phase(
                 break
 
     if mode == "paced":
-        await asyncio.gather(*(pace(s, rate / len(senders)) for s in senders))
+        each = rate / len(senders)
+        spacing = 0.0 if LOCKSTEP else 1 / rate
+        await asyncio.gather(*(pace(s, each, k * spacing) for k, s in enumerate(senders)))
     else:
         await asyncio.gather(*(saturate(s) for s in senders))
     send_end = time.monotonic()
@@ -673,11 +689,14 @@ def main() -> None:
     parser.add_argument(
         "--korean-every", type=int, default=0, help="every N-th client reads in Korean: two variants (0: one)"
     )
+    parser.add_argument(
+        "--lockstep", action="store_true", help="paced senders post at the same instants (bursts), not spread evenly"
+    )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--report", type=Path, help="print the tables of an earlier run's .jsonl and exit")
     args = parser.parse_args()
-    global KOREAN_EVERY
-    KOREAN_EVERY = args.korean_every
+    global KOREAN_EVERY, LOCKSTEP
+    KOREAN_EVERY, LOCKSTEP = args.korean_every, args.lockstep
     if args.report:
         print(report([json.loads(line) for line in args.report.read_text().splitlines() if line.strip()]))
         return
