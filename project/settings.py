@@ -251,6 +251,9 @@ ROOMS_LOBBY_ROW_SECONDS = env_number("ROOMS_LOBBY_ROW_SECONDS", 1)
 ROOMS_SEARCH_MAX_LENGTH = 200
 ROOMS_SEARCH_MAX_TERMS = 10
 ROOMS_SEARCH_PAGE_SIZE = 20
+# A query of one- and two-letter words only (which no trigram index can find) reads the newest
+# this many messages, of the room or of all: a bounded cost per search (rooms.search.find).
+ROOMS_SEARCH_SHORT_WORD_WINDOW = int(env_number("ROOMS_SEARCH_SHORT_WORD_WINDOW", 50_000))
 ROOMS_SEARCH_SNIPPET_CHARACTERS = 120
 ROOMS_SEARCH_RATE = int(env_number("ROOMS_SEARCH_RATE", 20))
 ROOMS_SEARCH_RATE_SECONDS = env_number("ROOMS_SEARCH_RATE_SECONDS", 10)

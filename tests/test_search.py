@@ -284,3 +284,24 @@ def test_a_client_that_drops_its_cookies_is_still_counted_by_its_address(client,
     assert answers == [200, 200, 200, 200, 429]
     other = client.get("/search/", {"q": "hello"}, REMOTE_ADDR="192.0.2.7")
     assert other.status_code == 200  # another address has its own count
+
+
+def test_a_query_of_short_words_only_reads_the_newest_messages_and_says_so(client, settings):
+    settings.ROOMS_SEARCH_SHORT_WORD_WINDOW = 3
+    here, elsewhere = room(), room("elsewhere")
+    say(here, "회의 long ago")
+    for n in range(3):
+        say(elsewhere, f"later {n}")
+    # Of every room's newest three, none is it; with a longer word every message is searched.
+    assert found("회의") == []
+    assert search.find("회의").window == 3
+    assert found("회의 long") == ["회의 long ago"]
+    assert search.find("회의 long").window is None
+    # In a room the window is that room's newest messages (its own numbering).
+    assert found("회의", room=here) == ["회의 long ago"]
+    for n in range(3):
+        say(here, f"then {n}")
+    assert found("회의", room=here) == []
+    page = client.get("/search/", {"q": "회의"}).content.decode()
+    assert 'id="search-window"' in page and "latest 3 messages" in page
+    assert 'id="search-window"' not in client.get("/search/", {"q": "회의 long"}).content.decode()

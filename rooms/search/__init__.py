@@ -33,6 +33,9 @@ class SearchPage:
     words: tuple[str, ...]
     results: list[Result] = field(default_factory=list)
     has_more: bool = False
+    # Set when every word is shorter than a trigram: no index can find such words, so only the
+    # newest this many messages (of the room, or of all) are read (``find``).
+    window: int | None = None
 
     @property
     def next_before(self) -> int | None:
@@ -62,8 +65,20 @@ def find(q: str, room: Room | None = None, before: int | None = None, limit: int
         candidates = candidates.filter(pk__lt=before)
     # Only pks first, newest first, one more than a page to know whether there is more: the
     # engine's filter over a narrow row; then the page's messages with their rooms.
+    window = None
+    if all(len(word) < 3 for word in words):
+        # Each search costs a bounded read: a rare one- or two-letter word would otherwise be
+        # looked for in every message ever posted (about 50 ms per 100,000 on PostgreSQL, and
+        # growing with the history). Pks grow in posting order, and rooms number their messages.
+        window = settings.ROOMS_SEARCH_SHORT_WORD_WINDOW
+        if room is not None:
+            newest = Message.objects.in_room(room).order_by("-seq").values_list("seq", flat=True).first() or 0
+            candidates = candidates.filter(seq__gt=newest - window)
+        else:
+            newest = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            candidates = candidates.filter(pk__gt=newest - window)
     pks = list(matching(candidates, words).order_by("-pk").values_list("pk", flat=True)[: limit + 1])
     found = Message.objects.visible().filter(pk__in=pks[:limit]).select_related("room").order_by("-pk")
     around = settings.ROOMS_SEARCH_SNIPPET_CHARACTERS
     results = [Result(message, segments(message.text, words, around=around)) for message in found]
-    return SearchPage(words, results, has_more=len(pks) > limit)
+    return SearchPage(words, results, has_more=len(pks) > limit, window=window)
