@@ -1,4 +1,4 @@
-"""The one place that renders what everyone sees and hands it to the channel layer.
+"""The one place that renders what everyone sees, then hands it on (rooms.publishing).
 
 Called after the write's transaction commits. Each event is rendered once, in the variant of
 whoever wrote it (rooms.variants), whatever the number of recipients, and travels with a snapshot
@@ -9,40 +9,20 @@ it is.
 
 from __future__ import annotations
 
-import contextvars
-import logging
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db.models import prefetch_related_objects
 
-from rooms import fragments, snapshots, variants
-from rooms.live import fanout, hop, layerwatch
+from rooms import fragments, publishing, snapshots, variants
+from rooms.live import fanout
 from rooms.models import Message, Room
+from rooms.publishing import Collected, Moved, Send, collected, publish
 
-logger = logging.getLogger(__name__)
+__all__ = ["LOBBY_GROUP", "Collected", "Send", "collected", "publish"]  # and the kinds of change below
 
 LOBBY_GROUP = "lobby"
-
-Send = tuple[str, dict[str, Any]]
-Moved = tuple[Room, variants.Variant | None]
-
-
-@dataclass
-class Collected:
-    """What writes broadcast while a caller collects (``collected``): rendered events to publish,
-    and the rooms whose lobby row moved (their latest state, and who moved it), for the caller to
-    render when it chooses (``lobby_rows``)."""
-
-    sends: list[Send] = field(default_factory=list)
-    moved: dict[int, Moved] = field(default_factory=dict)
-
-
-_collecting: contextvars.ContextVar[Collected | None] = contextvars.ContextVar("collecting", default=None)
 
 
 def messages_posted(posted: Sequence[tuple[Message, variants.Variant | None]]) -> None:
@@ -54,12 +34,12 @@ def messages_posted(posted: Sequence[tuple[Message, variants.Variant | None]]) -
         with _in(variant):
             sends.append(_room_event(message, "posted"))
         moved[message.room_id] = (message.room, variant)
-    collecting = _collecting.get()
+    collecting = publishing.collecting()
     if collecting is None:
         sends.extend(lobby_rows(moved.values()))
     else:
         collecting.moved.update(moved)  # the collector renders their rows when it chooses
-    _group_send(*sends)
+    publishing.send(*sends)
 
 
 def lobby_rows(moved: Iterable[Moved]) -> list[Send]:
@@ -79,7 +59,7 @@ def message_changed(message: Message) -> None:
     """An edit, deletion, hide, unhide or reaction: the message's parts, replaced in place."""
     if "reactions" not in getattr(message, "_prefetched_objects_cache", {}):
         prefetch_related_objects([message], "reactions")  # one query, shared by the render and the snapshot
-    _group_send(_room_event(message, "changed"))
+    publishing.send(_room_event(message, "changed"))
 
 
 def render_snapshot(snapshot: dict[str, Any]) -> str:
@@ -116,22 +96,22 @@ def _room_event(message: Message, kind: str) -> Send:
 
 def account_banned(user_id: int) -> None:
     """Close every open socket of a deactivated account (in every process)."""
-    _group_send((fanout.CONTROL_GROUP, {"type": "user.banned", "user_id": user_id}))
+    publishing.send((fanout.CONTROL_GROUP, {"type": "user.banned", "user_id": user_id}))
 
 
 def author_renamed(author_key: str, name: str) -> None:
     """A guest took a new name: every open socket of that author key (in every process) takes it
     for its next post and shows it in its page's header."""
-    _group_send((fanout.CONTROL_GROUP, {"type": "author.renamed", "author_key": author_key, "name": name}))
+    publishing.send((fanout.CONTROL_GROUP, {"type": "author.renamed", "author_key": author_key, "name": name}))
 
 
 def read_moved(room_id: int, keys: list[str]) -> None:
     """These people read further in a room: their lobbies (every tab, every process) count again."""
-    _group_send((LOBBY_GROUP, {"type": "lobby.read", "room": room_id, "keys": keys}))
+    publishing.send((LOBBY_GROUP, {"type": "lobby.read", "room": room_id, "keys": keys}))
 
 
 def room_changed(room: Room, *, created: bool = False) -> None:
-    _group_send(_lobby_event(room, created=created))
+    publishing.send(_lobby_event(room, created=created))
 
 
 def _lobby_event(room: Room, *, created: bool = False) -> Send:
@@ -141,50 +121,3 @@ def _lobby_event(room: Room, *, created: bool = False) -> Send:
     # already handed out (rooms.live.order.RowStates).
     event = {"type": "lobby.event", "room_pk": room.pk, "state": room.last_event}
     return LOBBY_GROUP, {**event, **_in_writer_variant(snapshot, render)}
-
-
-@contextmanager
-def collected() -> Iterator[Collected]:
-    """What is broadcast inside (on this thread, after its commits) is rendered as usual and
-    kept here instead of sent: for a caller on the event loop that publishes it itself
-    (``publish``), which spares each write a hop from the database thread back to the loop."""
-    collecting = Collected()
-    token = _collecting.set(collecting)
-    try:
-        yield collecting
-    finally:
-        _collecting.reset(token)
-
-
-async def publish(sends: Sequence[Send]) -> None:
-    """Hand rendered events to the channel layer, in order (on the event loop)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for group, event in sends:
-        try:
-            await layer.group_send(group, event)
-        except Exception:
-            # The write has committed, so a layer outage must not turn a saved message into an
-            # error: the layer watch sends the event again once the layer is back, and sockets
-            # repair anything else they missed from the database.
-            logger.exception("broadcast to %s failed", group)
-            layerwatch.broadcast_failed(layer, group, event)
-
-
-def _group_send(*sends: Send) -> None:
-    collecting = _collecting.get()
-    if collecting is not None:
-        collecting.sends.extend(sends)
-        return
-    if get_channel_layer() is None:
-        return
-    loop = hop.home_loop()
-    try:
-        if loop is None:  # no server here (a management command, the shell): a loop of its own
-            async_to_sync(publish)(sends)
-        else:
-            # One hop to the server's event loop for all of them, bounded (rooms.live.hop).
-            hop.run_on(loop, publish(sends), f"{len(sends)} events")
-    except Exception:
-        logger.exception("broadcast failed")

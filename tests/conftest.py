@@ -177,7 +177,7 @@ def no_broadcasts_from_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None
     reach the server's in-memory layer anyway, and inside Playwright's event loop
     ``async_to_sync`` refuses to run: without this each one logs a misleading "broadcast failed"
     traceback. Pages get such messages through the socket's resume."""
-    monkeypatch.setattr("rooms.broadcast.get_channel_layer", lambda: None)
+    monkeypatch.setattr("rooms.publishing.get_channel_layer", lambda: None)
 
 
 @pytest.fixture
