@@ -280,6 +280,9 @@ ROOMS_MAX_SOCKET_AGE = env_number("ROOMS_MAX_SOCKET_AGE", 3600)
 # How long the sockets' database thread keeps its connection (rooms.sockets.db); HTTP requests follow
 # Django's CONN_MAX_AGE (0, as Django advises under ASGI).
 ROOMS_SOCKET_DB_CONN_MAX_AGE = env_number("ROOMS_SOCKET_DB_CONN_MAX_AGE", 300)
+# The prefix of Madang's own keys in Redis (who is in each room: rooms.live.presence_store), so
+# two sites can share one Redis server; give each its own.
+ROOMS_REDIS_PREFIX = os.environ.get("ROOMS_REDIS_PREFIX", "madang")
 # How often each process checks that its Redis channel layer still delivers (rooms.live.layerwatch).
 ROOMS_LAYER_PROBE_SECONDS = env_number("ROOMS_LAYER_PROBE_SECONDS", 1)
 # How long a probe may take while Redis itself answers before the layer counts as lost: under a

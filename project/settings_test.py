@@ -7,6 +7,7 @@ processes can open; static files are served from the finders without a manifest.
 from __future__ import annotations
 
 import os
+import uuid
 
 from project.settings import *  # noqa: F403
 from project.settings import BASE_DIR, DATABASES
@@ -28,3 +29,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Live-server tests start daphne in a subprocess and point it at the test database they created.
 if os.environ.get("MADANG_TEST_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = os.environ["MADANG_TEST_DATABASE_NAME"]
+
+# Who is in a room lives in Redis beyond a test run (entries expire after 25 s) and rooms of each
+# run's fresh database reuse primary keys: each run gets keys of its own, shared with the daphne
+# processes it starts (they inherit the environment).
+os.environ.setdefault("ROOMS_REDIS_PREFIX", f"madang-test-{uuid.uuid4().hex[:12]}")
+ROOMS_REDIS_PREFIX = os.environ["ROOMS_REDIS_PREFIX"]

@@ -21,9 +21,13 @@ from channels.layers import BaseChannelLayer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import create_pool
+from django.conf import settings
 from redis import asyncio as aioredis
 
-ROOMS_KEY = "madang:presence:rooms"
+
+def rooms_key() -> str:
+    """The set of rooms with members, under the site's prefix (``ROOMS_REDIS_PREFIX``)."""
+    return f"{settings.ROOMS_REDIS_PREFIX}:presence:rooms"
 
 
 def member(process: str, socket: int, key: str, name: str) -> str:
@@ -98,14 +102,14 @@ class RedisStore:
 
     @staticmethod
     def _key(room: int) -> str:
-        return f"madang:presence:{room}"
+        return f"{settings.ROOMS_REDIS_PREFIX}:presence:{room}"
 
     async def add(self, room: int, members: list[str], expires: float) -> int:
         if not members:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self._key(room), dict.fromkeys(members, expires))
-            pipe.sadd(ROOMS_KEY, room)
+            pipe.sadd(rooms_key(), room)
             added, _ = await pipe.execute()
         return int(added)
 
@@ -118,7 +122,7 @@ class RedisStore:
 
     async def sweep(self) -> list[int]:
         now, swept = time.time(), []
-        for raw in await self.redis.smembers(ROOMS_KEY):
+        for raw in await self.redis.smembers(rooms_key()):
             room = int(raw)
             # ZREMRANGEBYSCORE is atomic: of several processes sweeping at once, one removes.
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -128,7 +132,7 @@ class RedisStore:
             if removed:
                 swept.append(room)
             if not left:
-                await self.redis.srem(ROOMS_KEY, room)  # a member added meanwhile adds it back
+                await self.redis.srem(rooms_key(), room)  # a member added meanwhile adds it back
         return swept
 
     async def counts(self, rooms: list[int]) -> dict[int, int]:
@@ -146,7 +150,7 @@ def for_layer(layer: BaseChannelLayer) -> Store:
     """The store that goes with the channel layer: its Redis server, or this process."""
     if isinstance(layer, RedisPubSubChannelLayer):
         loop_layer = layer._get_layer()
-        return RedisStore(loop_layer._get_shard(ROOMS_KEY).host)
+        return RedisStore(loop_layer._get_shard(rooms_key()).host)
     if isinstance(layer, RedisChannelLayer):
         return RedisStore(layer.hosts[0])
     return LocalStore()
