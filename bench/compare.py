@@ -185,6 +185,8 @@ def start_madang(
         "ROOMS_RATE_PER_SEC": "0",
         "ROOMS_MAX_SOCKETS_PER_ADDRESS": "1000000",
         "ROOMS_MAX_SOCKETS_PER_SESSION": "1000000",
+        # Every room is created through the lobby form from this one address (bench/loadgen.py).
+        "ROOMS_NEW_ROOM_RATE": "0",
         "ROOMS_LOG_LEVEL": "WARNING",
         # As in production: with DEBUG on, Django also keeps every query's SQL (9,000 of them).
         "DJANGO_DEBUG": "0",

@@ -179,6 +179,8 @@ class ServerSet:
             "ROOMS_RATE_PER_SEC": "0",
             # One machine opens every socket: no per-address cap, no flood limit.
             "ROOMS_MAX_SOCKETS_PER_ADDRESS": "1000000",
+            # Every room is created through the lobby form from this one address (bench/loadgen.py).
+            "ROOMS_NEW_ROOM_RATE": "0",
             "ROOMS_FLOOD_BURST": "0",
             "ROOMS_FLOOD_PER_SEC": "0",
             "ROOMS_LOG_LEVEL": "INFO",

@@ -257,8 +257,23 @@ ROOMS_SEARCH_SHORT_WORD_WINDOW = int(env_number("ROOMS_SEARCH_SHORT_WORD_WINDOW"
 ROOMS_SEARCH_SNIPPET_CHARACTERS = 120
 ROOMS_SEARCH_RATE = int(env_number("ROOMS_SEARCH_RATE", 20))
 ROOMS_SEARCH_RATE_SECONDS = env_number("ROOMS_SEARCH_RATE_SECONDS", 10)
-# One address may search this many times a session's rate (people behind one NAT share it).
-ROOMS_SEARCH_ADDRESS_FACTOR = int(env_number("ROOMS_SEARCH_ADDRESS_FACTOR", 5))
+# What else one session may do over HTTP per window (rooms.throttle; 429 beyond, 0 disables):
+# post without JavaScript (the socket has ROOMS_RATE_*), edit, delete or react (each a broadcast
+# to the room's pages), take a new name, create a room.
+ROOMS_POST_RATE = int(env_number("ROOMS_POST_RATE", 10))
+ROOMS_POST_RATE_SECONDS = env_number("ROOMS_POST_RATE_SECONDS", 10)
+ROOMS_CHANGE_RATE = int(env_number("ROOMS_CHANGE_RATE", 30))
+ROOMS_CHANGE_RATE_SECONDS = env_number("ROOMS_CHANGE_RATE_SECONDS", 10)
+ROOMS_NAME_RATE = int(env_number("ROOMS_NAME_RATE", 5))
+ROOMS_NAME_RATE_SECONDS = env_number("ROOMS_NAME_RATE_SECONDS", 60)
+ROOMS_NEW_ROOM_RATE = int(env_number("ROOMS_NEW_ROOM_RATE", 10))
+ROOMS_NEW_ROOM_RATE_SECONDS = env_number("ROOMS_NEW_ROOM_RATE_SECONDS", 600)
+# Log-in and sign-up attempts (each POST, successful or not).
+ROOMS_ACCOUNT_RATE = int(env_number("ROOMS_ACCOUNT_RATE", 10))
+ROOMS_ACCOUNT_RATE_SECONDS = env_number("ROOMS_ACCOUNT_RATE_SECONDS", 600)
+# One client address may do each this many times a session's rate (people behind one NAT share
+# it). ROOMS_SEARCH_ADDRESS_FACTOR is its earlier name, still read.
+ROOMS_RATE_ADDRESS_FACTOR = int(env_number("ROOMS_RATE_ADDRESS_FACTOR", env_number("ROOMS_SEARCH_ADDRESS_FACTOR", 5)))
 ROOMS_PERMALINK_CONTEXT = 25
 
 ROOMS_REACTION_PALETTE = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]

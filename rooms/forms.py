@@ -97,6 +97,10 @@ class CodedErrors:
         return ""
 
 
+class ConfirmForm(CodedErrors, forms.Form):
+    """A confirmation with no fields (delete): where a refusal of the whole action is shown."""
+
+
 class MessageForm(CodedErrors, forms.Form):
     """A message to post. ``nonce`` is the composer's one-time token (optional for scripts)."""
 

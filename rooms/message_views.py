@@ -6,17 +6,19 @@ page, this one too, through the broadcast. (Answering the new state here as well
 a reaction from someone else that reached the page first would be overwritten by this older
 state.) Without JavaScript: a page, then a redirect back to the message. Someone else's message
 is 403, a message that is gone 404. ``?cancel`` on a GET (htmx) answers nothing: the slot closes.
+Past the change rate (rooms.throttle) the form comes back as it was sent, saying so: 429 as a
+page, in the slot for htmx; nothing is changed.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
-from rooms import identity, permissions, writes
-from rooms.forms import MessageForm, ReactionForm
+from rooms import identity, permissions, throttle, writes
+from rooms.forms import ConfirmForm, MessageForm, ReactionForm
 from rooms.models import Message
 from rooms.views import HtmxHttpRequest, viewer_context
 
@@ -43,6 +45,16 @@ def _cancelled(request: HtmxHttpRequest) -> bool:
     return request.method == "GET" and bool(request.htmx) and "cancel" in request.GET
 
 
+def _too_often(
+    request: HtmxHttpRequest, message: Message, action: str, form: MessageForm | ReactionForm | ConfirmForm
+) -> HttpResponse | None:
+    """Counts this change; past the rate, the form again (what was sent kept) with the refusal."""
+    if throttle.allow_request("change", request):
+        return None
+    form.add_error(None, ValidationError(throttle.REFUSALS["change"], code="rate_limited"))
+    return _form_response(request, message, action, form, status=429)
+
+
 def _form_response(
     request: HtmxHttpRequest, message: Message, action: str, form: object, *, status: int = 200
 ) -> HttpResponse:
@@ -64,6 +76,8 @@ def edit(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     form = MessageForm(request.POST)
     if not form.is_valid():
         return _form_response(request, message, "edit", form, status=400)
+    if refused := _too_often(request, message, "edit", form):
+        return refused
     writes.edit_message(message, form.cleaned_data["message"])
     return _done(request, message)
 
@@ -74,7 +88,9 @@ def delete(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     if _cancelled(request):
         return _done(request, message)
     if request.method == "GET":
-        return _form_response(request, message, "delete", None)
+        return _form_response(request, message, "delete", ConfirmForm())
+    if refused := _too_often(request, message, "delete", ConfirmForm({})):
+        return refused
     writes.delete_messages([message])
     return _done(request, message)
 
@@ -89,6 +105,8 @@ def reactions(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     form = ReactionForm(request.POST)
     if not form.is_valid():
         return _form_response(request, message, "react", form, status=400)
+    if refused := _too_often(request, message, "react", form):
+        return refused
     try:
         writes.toggle_reaction(message, identity.author_for_request(request), form.cleaned_data["emoji"])
     except writes.TooManyReactions:

@@ -11,13 +11,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from rooms import identity, search
+from rooms import search, throttle
 from rooms.models import Message, Room
-from rooms.search import throttle
 from rooms.views import HtmxHttpRequest, viewer_context
 
 
@@ -38,10 +36,8 @@ def search_page(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {"q": q, "room": room, "page": None, "error_code": "", "error_text": ""}
     status = 200
     if q.strip():
-        if not throttle.allow(identity.author_for_request(request).key, request.META.get("REMOTE_ADDR", "")):
-            context.update(
-                error_code="rate_limited", error_text=_("Too many searches: wait a few seconds and try again.")
-            )
+        if not throttle.allow_request("search", request):
+            context.update(error_code="rate_limited", error_text=throttle.REFUSALS["search"])
             status = 429
         else:
             try:

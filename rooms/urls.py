@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rooms import message_views, preference_views, search_views, views
+from rooms import account_views, message_views, preference_views, search_views, views
 
 app_name = "rooms"
 
@@ -16,7 +16,7 @@ urlpatterns = [
     path("rooms/<str:slug>/messages/<int:pk>/delete/", message_views.delete, name="delete"),
     path("rooms/<str:slug>/messages/<int:pk>/reactions/", message_views.reactions, name="reactions"),
     path("search/", search_views.search_page, name="search"),
-    path("me/name/", views.display_name, name="display_name"),
+    path("me/name/", account_views.display_name, name="display_name"),
     path("me/time-zone/", preference_views.time_zone, name="time_zone"),
     path("preferences/theme/", preference_views.theme, name="theme"),
 ]

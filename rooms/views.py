@@ -1,20 +1,18 @@
-"""HTTP views: the lobby, a room, and the no-JavaScript paths that write."""
+"""HTTP views: the lobby, a room, its history, and posting without JavaScript."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from django.conf import settings
-from django.contrib.auth import login
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from rooms import broadcast, fragments, identity, permissions, unread, writes
-from rooms.forms import DisplayNameForm, MessageForm, RoomForm, SignupForm
+from rooms import broadcast, fragments, identity, permissions, throttle, unread, writes
+from rooms.forms import MessageForm, RoomForm
 from rooms.models import Message, Room
 
 
@@ -48,7 +46,14 @@ def create_room(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST)
     if not form.is_valid():
         return _lobby(request, form, status=400)
-    room, _created = writes.get_or_create_room(form.cleaned_data["name"])
+    name = form.cleaned_data["name"]
+    existing = Room.objects.named(name).first()
+    if existing is not None:  # entering a room is never limited; creating one is (rooms.throttle)
+        return redirect(existing)
+    if not throttle.allow_request("room", request):
+        form.add_error("name", ValidationError(throttle.REFUSALS["room"], code="rate_limited"))
+        return _lobby(request, form, status=429)
+    room, _created = writes.get_or_create_room(name)
     return redirect(room)
 
 
@@ -113,6 +118,11 @@ def _post_message(request: HttpRequest, room: Room) -> HttpResponse:
             error_text=form.error_text(),
             status=400,
         )
+    if not throttle.allow_request("post", request):  # the socket's own limit is rooms.ratelimit
+        draft = request.POST.get("message", "")
+        return _room(
+            request, room, draft=draft, error_code="rate_limited", error_text=throttle.REFUSALS["post"], status=429
+        )
     author = identity.author_for_request(request)
     writes.post_message(room.pk, author, form.cleaned_data["message"], form.cleaned_data["nonce"])
     return redirect(room)
@@ -150,39 +160,3 @@ def _newer(request: HtmxHttpRequest, room: Room) -> HttpResponse:
     }
     template = "rooms/_history_newer.html" if request.htmx else "rooms/permalink.html"
     return render(request, template, context)
-
-
-@require_POST
-def display_name(request: HtmxHttpRequest) -> HttpResponse:
-    """A guest's new name. Like any change, every open socket of that person (each tab, in every
-    process) takes it at once (``broadcast.author_renamed``). With htmx the answer is the header's
-    identity area (no reload: drafts and scroll stay); without, a redirect back."""
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        next_url = "/"
-    form = DisplayNameForm(request.POST)
-    if not form.is_valid():
-        if request.htmx:  # htmx swaps only 2xx answers: the error goes inside the identity area
-            context = {"page_path": next_url, "name_error": form.errors["display_name"][0]}
-            return render(request, "_identity.html", context)
-        return render(request, "rooms/display_name.html", {"form": form, "next": next_url}, status=400)
-    name = form.cleaned_data["display_name"]
-    identity.set_guest_name(request.session, name)
-    request.session.save()  # stored before anyone is told: a socket opened after the event reads it
-    broadcast.author_renamed(identity.author_for_request(request).key, name)
-    if request.htmx:
-        return render(request, "_identity.html", {"page_path": next_url})
-    return HttpResponseRedirect(next_url)
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = SignupForm(request.POST)
-        if form.is_valid():
-            user = form.save()
-            login(request, user)
-            return redirect(settings.LOGIN_REDIRECT_URL)
-        status = 400
-    else:
-        form, status = SignupForm(), 200
-    return render(request, "registration/signup.html", {"form": form}, status=status)

@@ -53,6 +53,15 @@ asyncio.runners._cancel_all_tasks = _cancel_all_tasks_bounded  # type: ignore[at
 ORIGIN = "http://127.0.0.1"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_windows() -> None:
+    """Every test starts with no request counted (rooms.throttle counts in the process's cache,
+    and every Django client test comes from the same address)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_room(db: None) -> Callable[[str], Room]:
     def make(name: str = "lobby") -> Room:

@@ -207,3 +207,27 @@ def test_a_page_whose_server_was_down_while_messages_changed_ends_up_exactly_lik
         for daphne in (alices_server, bobs_server):
             daphne.cleanup()
         redis.stop()
+
+
+def test_reacting_too_often_says_so_in_the_palette_and_changes_nothing(browser, start_daphne):
+    server = start_daphne({"ROOMS_CHANGE_RATE": "2", "ROOMS_CHANGE_RATE_SECONDS": "600"})
+    room = writes.get_or_create_room("too often")[0]
+    page = browser.new_context(base_url=server.url).new_page()
+    page.goto(room_path(room))
+    live(page)
+    say(page, "react to me")
+    (message,) = Message.objects.filter(room=room)
+    react(page, message, "👍")
+    expect(reaction(page, message, "👍")).to_contain_text("1")
+    react(page, message, "🎉")
+    expect(reaction(page, message, "🎉")).to_contain_text("1")
+    # The third change in the window: the palette stays open and says why; nothing changed.
+    open_editor(page, message, "react")
+    message_el(page, message).locator('.react-form button[value="❤️"]').click()
+    refusal = message_el(page, message).locator('.react-form [role=alert][data-error="rate_limited"]')
+    expect(refusal).to_have_text(re.compile("Too many changes at once"))
+    expect(message_el(page, message).locator(".message-dialog[open]")).to_be_visible()
+    expect(reaction(page, message, "❤️")).to_have_count(0)
+    assert sorted(Message.objects.get(pk=message.pk).reactions.values_list("emoji", flat=True)) == ["🎉", "👍"]
+    message_el(page, message).get_by_role("button", name="Cancel").click()
+    expect(message_el(page, message).locator(".message-dialog")).to_have_count(0)

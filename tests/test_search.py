@@ -275,7 +275,7 @@ def test_searching_too_often_is_429_with_a_sentence(client, settings):
 
 
 def test_a_client_that_drops_its_cookies_is_still_counted_by_its_address(client, settings):
-    settings.ROOMS_SEARCH_RATE, settings.ROOMS_SEARCH_ADDRESS_FACTOR = 2, 2
+    settings.ROOMS_SEARCH_RATE, settings.ROOMS_RATE_ADDRESS_FACTOR = 2, 2
     say(room(), "hello")
     answers = []
     for _ in range(5):
