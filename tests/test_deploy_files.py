@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -120,3 +121,29 @@ def test_the_renderer_refuses_a_placeholder_it_has_no_value_for():
 @pytest.mark.parametrize("script", sorted(p.name for p in DEPLOY.glob("*.sh")))
 def test_the_deploy_scripts_parse(script):
     assert subprocess.run(["bash", "-n", str(DEPLOY / script)], check=False).returncode == 0
+
+
+UNITS = sorted(p.name for p in [*DEPLOY.glob("*.service"), *DEPLOY.glob("*.timer")])
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_the_systemd_units_verify(unit, tmp_path):
+    """``systemd-analyze verify`` finds nothing but the missing install (the units name
+    /srv/madang/app's executables, which only a deployment has)."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    for name in UNITS:  # side by side, so a timer finds its service
+        shutil.copy(DEPLOY / name, tmp_path / name)
+    instance = unit.replace("@.service", "@1.service")
+    result = subprocess.run(
+        ["systemd-analyze", "verify", instance], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    problems = [line for line in result.stderr.splitlines() if not line.endswith("No such file or directory")]
+    assert problems == [], result.stderr
+
+
+def test_the_daily_upkeep_runs_the_tidy_command():
+    service = (DEPLOY / "madang-tidy.service").read_text()
+    assert "ExecStart=/srv/madang/app/.venv/bin/python manage.py tidy\n" in service
+    assert "Unit=" not in (DEPLOY / "madang-tidy.timer").read_text()  # the timer starts its namesake
+    assert manage(example_env(), "help", "tidy").returncode == 0
