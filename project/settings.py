@@ -148,6 +148,22 @@ else:
     # In one process: Channels' in-memory layer without its per-message sweeps (rooms.live.memory).
     CHANNEL_LAYERS = {"default": {"BACKEND": "rooms.live.memory.ProcessChannelLayer"}}
 
+# Django's cache holds the rate limits' counters (rooms.throttle): in Redis when there is one, so
+# every process counts together and a rolling restart forgets nothing; else in this process's
+# memory, with room for many more counters than the default 300 (past which it drops some).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("ROOMS_REDIS_PREFIX", "madang"),  # as ROOMS_REDIS_PREFIX below
+        }
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

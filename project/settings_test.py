@@ -35,3 +35,8 @@ if os.environ.get("MADANG_TEST_DATABASE_NAME"):
 # processes it starts (they inherit the environment).
 os.environ.setdefault("ROOMS_REDIS_PREFIX", f"madang-test-{uuid.uuid4().hex[:12]}")
 ROOMS_REDIS_PREFIX = os.environ["ROOMS_REDIS_PREFIX"]
+
+# Rate-limit counters stay in the test process's memory even with REDIS_URL: every test starts
+# with a clear cache (tests/conftest.py), which on Redis would flush the whole database.
+# tests/test_throttle.py checks the Redis cache of the production settings with processes of its own.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
-from django.forms import Form
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -29,14 +29,16 @@ def display_name(request: HtmxHttpRequest) -> HttpResponse:
     form = DisplayNameForm(request.POST)
     if not form.is_valid():
         if request.htmx:  # htmx swaps only 2xx answers: the error goes inside the identity area
-            context = {"page_path": next_url, "name_error": form.errors["display_name"][0]}
+            draft = request.POST.get("display_name", "")[:1000]
+            context = {"page_path": next_url, "name_error": form.errors["display_name"][0], "name_draft": draft}
             return render(request, "_identity.html", context)
         return render(request, "rooms/display_name.html", {"form": form, "next": next_url}, status=400)
     name = form.cleaned_data["display_name"]
     if not throttle.allow_request("name", request):  # each new name is a broadcast to every process
         refusal = throttle.REFUSALS["name"]
-        if request.htmx:
-            return render(request, "_identity.html", {"page_path": next_url, "name_error": refusal})
+        if request.htmx:  # what was typed stays in the field
+            context = {"page_path": next_url, "name_error": refusal, "name_draft": name}
+            return render(request, "_identity.html", context)
         form.add_error("display_name", ValidationError(refusal, code="rate_limited"))
         return render(request, "rooms/display_name.html", {"form": form, "next": next_url}, status=429)
     identity.set_guest_name(request.session, name)
@@ -75,7 +77,7 @@ def _username(request: HttpRequest) -> dict[str, str]:
     return {"username": request.POST.get("username", "")[:150]}
 
 
-def _refused(form: Form) -> Form:
+def _refused(form: BaseForm) -> BaseForm:
     """An attempt past the rate: the form, unbound, saying so. Nothing sent is checked: a refused
     log-in must not tell a right password from a wrong one (or cost a password hash)."""
     form.cleaned_data = {}

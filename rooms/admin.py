@@ -9,14 +9,29 @@ closes its open sockets and refuses its reconnects (``rooms.signals``).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from rooms import writes
+from rooms import throttle, writes
 from rooms.bots import admin as bot_admin  # noqa: F401  (registers BotAdmin)
 from rooms.models import Message, Room
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's log-in, under the same limit on attempts as the site's (rooms.throttle),
+    checked before any password is: staff passwords are the ones most worth guessing."""
+
+    def clean(self) -> dict[str, object]:
+        if self.request is None or not throttle.allow_request("account", self.request):
+            raise ValidationError(throttle.REFUSALS["account"], code="rate_limited")
+        return super().clean()
+
+
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Room)

@@ -7,17 +7,18 @@ sign up (password guessing, account spam).
 Each kind allows ``RATE`` actions per ``RATE_SECONDS`` to one session (its author key: the account
 or the session's guest), and ``ROOMS_RATE_ADDRESS_FACTOR`` times that to one client address: a
 script that drops its cookies gets a new guest session with every request, and its address still
-counts it. Behind nginx the address is the client's (daphne runs with ``--proxy-headers``,
-deploy/).
+counts it. An IPv6 client counts by its /64. Behind nginx the address is the client's (daphne
+runs with ``--proxy-headers``, deploy/); a process told no address counts sessions only.
 
-A fixed window counted in Django's cache (an atomic ``incr``): per process with the default
-local-memory cache, shared by every process when ``CACHES`` names a shared one (Redis,
-memcached). A window boundary can let up to twice the rate through in one window's length; what
-matters is that a script cannot make the server work, or a room's pages churn, without bound.
+A fixed window counted in Django's cache (an atomic ``incr``): in Redis with ``REDIS_URL``
+(project/settings.py), so every process counts together; per process without it. A window
+boundary can let up to twice the rate through in one window's length; what matters is that a
+script cannot make the server work, or a room's pages churn, without bound.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Literal
 
@@ -46,7 +47,7 @@ REFUSALS: dict[Kind, str] = {
     "search": _("Too many searches: wait a few seconds and try again."),
     "post": _("You are sending messages too quickly. Wait a moment and try again."),
     "change": _("Too many changes at once: wait a few seconds and try again."),
-    "name": _("You changed your name too often: wait a minute and try again."),
+    "name": _("You changed your name too often: wait a little and try again."),
     "room": _("Too many new rooms: wait a while, or enter one that exists."),
     "account": _("Too many attempts: wait a few minutes and try again."),
 }
@@ -65,13 +66,27 @@ def allow(kind: Kind, key: str, address: str) -> bool:
     if rate <= 0 or seconds <= 0:
         return True
     by_key = _count(f"{kind}:key:{key}", seconds) <= rate
-    by_address = _count(f"{kind}:addr:{address}", seconds) <= rate * settings.ROOMS_RATE_ADDRESS_FACTOR
-    return by_key and by_address
+    client = _client(address)
+    if client is None:  # daphne was not told the address (no --proxy-headers): the session alone
+        return by_key
+    return _count(f"{kind}:addr:{client}", seconds) <= rate * settings.ROOMS_RATE_ADDRESS_FACTOR and by_key
+
+
+def _client(address: str) -> str | None:
+    """The client as counted: an IPv4 address, or the /64 of an IPv6 one (one home or host
+    usually holds a whole /64 and could rotate through it); None for no address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _count(key: str, seconds: float) -> int:
     window = int(time.time() // seconds)
-    name = f"madang:rate:{key}:{window}"
+    name = f"rate:{key}:{window}"  # the cache's KEY_PREFIX keeps sites sharing a Redis apart
     cache.add(name, 0, timeout=int(seconds) + 1)
     try:
         count = cache.incr(name)

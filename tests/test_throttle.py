@@ -5,12 +5,15 @@ and leaves everyone else alone."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from rooms import writes
+from rooms import throttle, writes
 from rooms.identity import GUEST_ID_KEY, GUEST_NAME_KEY, Author
 from rooms.models import Message, Reaction, Room
 
@@ -103,6 +106,7 @@ def test_taking_a_new_name_too_often_is_refused_and_the_name_stays(client, setti
     assert client.session[GUEST_NAME_KEY] == "둘"
     with_htmx = client.post("/me/name/", {"display_name": "넷", "next": "/"}, **HTMX)
     assert with_htmx.status_code == 200 and "You changed your name too often" in with_htmx.content.decode()
+    assert 'name="display_name" value="넷"' in with_htmx.content.decode()  # what was typed stays
     assert client.session[GUEST_NAME_KEY] == "둘"
 
 
@@ -174,3 +178,60 @@ def test_signing_up_past_the_rate_creates_no_account(client, settings):
     refused = client.post("/accounts/signup/", {**form, "username": "second"})
     assert refused.status_code == 429 and "Too many attempts" in refused.content.decode()
     assert list(User.objects.values_list("username", flat=True)) == ["first"]
+
+
+def test_the_admin_log_in_is_limited_too_and_checks_no_password_past_it(client, settings):
+    settings.ROOMS_ACCOUNT_RATE = 1
+    User.objects.create_superuser("boss", password="right-password-1")
+    assert client.post("/admin/login/", {"username": "boss", "password": "wrong"}).status_code == 200
+    refused = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "right-password-1"})
+    assert refused.status_code == 200 and "Too many attempts" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_ipv6_client_counts_by_its_slash_64_and_no_address_by_the_session_alone(settings):
+    settings.ROOMS_SEARCH_RATE, settings.ROOMS_RATE_ADDRESS_FACTOR = 1, 2
+    # A new session each time, from addresses of one /64: the third is past the address's rate.
+    assert [throttle.allow("search", f"g-{n}", f"2001:db8:1:2::{n}") for n in range(3)] == [True, True, False]
+    assert throttle.allow("search", "g-9", "2001:db8:1:3::1")  # the next /64 is someone else
+    assert throttle.allow("search", "g-10", "::ffff:192.0.2.1")  # IPv4-mapped counts as its IPv4
+    assert throttle.allow("search", "g-11", "192.0.2.1")
+    assert not throttle.allow("search", "g-12", "192.0.2.1")
+    # Told no address (daphne without --proxy-headers behind a socket): never one shared counter.
+    assert [throttle.allow("search", f"g-{n}", "") for n in range(20, 25)] == [True] * 5
+    assert not throttle.allow("search", "g-20", "")
+
+
+COUNT_ONE_SEARCH = """
+import django
+django.setup()
+from rooms import throttle
+print(throttle.allow("search", "g-shared", "192.0.2.50"))
+"""
+
+
+@pytest.mark.redis
+def test_with_redis_every_process_counts_against_the_same_limit():
+    """The production settings with REDIS_URL keep the counters in Redis (each process below is
+    its own daphne, as far as counting goes), under the site's ROOMS_REDIS_PREFIX."""
+    from tests.test_scale import REDIS_URL, redis_is_up
+
+    if not redis_is_up():
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "REDIS_URL": REDIS_URL,
+        "ROOMS_REDIS_PREFIX": f"madang-test-{uuid.uuid4().hex[:12]}",
+        "ROOMS_SEARCH_RATE": "2",
+    }
+    answers = [
+        subprocess.run(
+            [sys.executable, "-c", COUNT_ONE_SEARCH], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(3)
+    ]
+    assert answers == ["True", "True", "False"]
+    other_site = {**env, "ROOMS_REDIS_PREFIX": env["ROOMS_REDIS_PREFIX"] + "-other"}
+    run = subprocess.run([sys.executable, "-c", COUNT_ONE_SEARCH], env=other_site, capture_output=True, text=True)
+    assert run.stdout.strip() == "True"  # another site on the same Redis counts on its own

@@ -33,7 +33,9 @@ def tidy() -> str:
     return out.getvalue()
 
 
-def test_tidy_clears_expired_sessions_and_the_read_positions_of_their_guests():
+@pytest.mark.parametrize("engine", ["db", "cached_db"])
+def test_tidy_clears_expired_sessions_and_the_read_positions_of_their_guests(engine, settings):
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
     rooms = [writes.get_or_create_room(name)[0] for name in ("하나", "둘")]
     for room in rooms:
         writes.post_message(room.pk, SOMEONE, "hello")
