@@ -76,3 +76,22 @@ def _latest_page(room: Room, *, status: bool) -> tuple[list[str], int]:
     messages = Message.objects.in_room(room)
     page, has_older = messages.page_before(room.last_seq + 1, settings.ROOMS_PAGE_SIZE)
     return [fragments.history_reset(room, page, has_older, room.last_event, status=status)], room.last_event
+
+
+def rechecked(room_id: int, first: int, last: int, since: int) -> list[str]:
+    """A "load older" page, read at the room's event ``since``, shows messages ``first`` to
+    ``last``: the current state of those changed after ``since``, replaced in place (the cursor
+    stays). A change's live event can reach the page before the page it changes does, and finds
+    nothing to replace; this brings it. Usually nothing changed: no frame at all. At most
+    ``ROOMS_CATCHUP_LIMIT`` messages, those changed last (a real page changed in the moment it
+    took to load; a client asking for more is only answered that much)."""
+    changed = list(
+        Message.objects.in_room(room_id)
+        .filter(seq__range=(first, last), event__gt=since)
+        .order_by("-event")
+        .for_display()[: settings.ROOMS_CATCHUP_LIMIT]
+    )
+    if not changed:
+        return []
+    changed.sort(key=lambda message: message.seq)
+    return [fragments.catch_up(Room.objects.get(pk=room_id), changed, [], None)]

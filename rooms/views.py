@@ -138,6 +138,8 @@ def _history(request: HtmxHttpRequest, room: Room) -> HttpResponse:
         before = room.last_seq + 1
     page, has_older = Message.objects.in_room(room).page_before(max(before, 0), settings.ROOMS_PAGE_SIZE)
     context = {"room": room, "messages": page, "has_older": has_older, **viewer_context(request)}
+    if request.htmx:  # the page's socket rechecks what changed since this read (rooms/_history.html)
+        context["since"] = room.last_event
     template = "rooms/_history.html" if request.htmx else "rooms/history_page.html"
     return render(request, template, context)
 

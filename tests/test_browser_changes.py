@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from rooms import writes
 from rooms.models import Message, Room
 from tests.servers import Daphne, RedisServer
-from tests.test_browser import live, mark, messages, not_reloaded, reconnected, room_path, say, socket_id
+from tests.test_browser import BOB, live, mark, messages, not_reloaded, reconnected, room_path, say, socket_id
 
 # The browser (Chromium, found or installed once) and the server come from tests/conftest.py.
 pytestmark = [
@@ -231,3 +231,43 @@ def test_reacting_too_often_says_so_in_the_palette_and_changes_nothing(browser, 
     assert sorted(Message.objects.get(pk=message.pk).reactions.values_list("emoji", flat=True)) == ["🎉", "👍"]
     message_el(page, message).get_by_role("button", name="Cancel").click()
     expect(message_el(page, message).locator(".message-dialog")).to_have_count(0)
+
+
+def test_a_change_that_reaches_the_socket_before_its_older_page_arrives_is_not_lost(browser, server):
+    """ "Load older" is read; a reaction to one of its messages is made and its live event reaches
+    the page, which does not show that message yet; then the older page arrives, as it was read.
+    The page's socket rechecks it (rooms/_history.html) and the reaction shows, as on a fresh load."""
+    room = writes.get_or_create_room("older race")[0]
+    for n in range(1, 56):
+        writes.post_message(room.pk, BOB, f"message {n}")
+    target = Message.objects.get(room=room, seq=3)
+    alice = browser.new_context(base_url=server.url).new_page()
+    alice.goto(room_path(room))
+    live(alice)
+    held = []
+    alice.route(re.compile(r".*/messages/\?before="), lambda route: held.append(route))  # held until let go
+    alice.locator("#older-link").click()
+    while not held:
+        alice.wait_for_timeout(20)
+    older_page = held[0].fetch()  # read now, before the reaction
+
+    bob = browser.new_context(base_url=server.url).new_page()
+    bob.goto(room_path(room))
+    token = bob.locator("input[name=csrfmiddlewaretoken]").first.input_value()
+    made = bob.request.post(
+        f"{room_path(room)}messages/{target.pk}/reactions/", form={"csrfmiddlewaretoken": token, "emoji": "👍"}
+    )
+    assert made.ok, made.status
+    room.refresh_from_db()
+    expect(alice.locator("#cursor")).to_have_value(str(room.last_event))  # Alice's socket had the event
+    assert "👍" not in older_page.text()  # and the page on its way does not show it
+
+    held[0].fulfill(response=older_page)
+    expect(messages(alice)).to_have_count(55)
+    expect(reaction(alice, target, "👍")).to_contain_text("1")
+    fresh = browser.new_context(base_url=server.url).new_page()
+    fresh.goto(room_path(room))
+    live(fresh)
+    fresh.locator("#older-link").click()
+    expect(messages(fresh)).to_have_count(55)
+    assert snapshot(alice) == snapshot(fresh)

@@ -232,6 +232,10 @@ async def test_a_message_reaches_everyone_identically_and_the_sender_gets_a_fres
         (json.dumps({"message": 5}), "bad_type"),
         (json.dumps({"message": {"text": "hi"}}), "bad_type"),
         (json.dumps({"cursor": "abc"}), "bad_type"),
+        (json.dumps({"recheck": "1:5"}), "bad_type"),
+        (json.dumps({"recheck": {"first": 5, "last": 1, "since": 0}}), "bad_type"),
+        (json.dumps({"recheck": {"first": True, "last": 1, "since": 0}}), "bad_type"),
+        (json.dumps({"recheck": {"first": 1, "last": 2}}), "bad_type"),
         (json.dumps({"message": "x" * 70000}), "too_large"),
     ],
 )

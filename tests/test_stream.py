@@ -269,3 +269,58 @@ async def test_a_resume_that_comes_after_the_grace_resets_the_page_instead_of_lo
     await post(room, "four")
     assert appended(await slow.receive_from(timeout=5)) == [4]
     await slow.disconnect()
+
+
+@database_sync_to_async
+def last_event(room) -> int:
+    room.refresh_from_db()
+    return room.last_event
+
+
+def recheck(first: int, last: int, since: int) -> str:
+    """What a "load older" page's hidden ws-send sends once swapped in (rooms/_history.html)."""
+    return json.dumps({"recheck": {"first": first, "last": last, "since": since}, "HEADERS": {"HX-Request": "true"}})
+
+
+async def test_a_load_older_page_rechecks_what_changed_since_it_was_read(browser_headers):
+    room = await create_room("r")
+    old = [await post(room, f"old {n}") for n in range(1, 4)]
+    alice, _ = await join(room, browser_headers(), cursor=await last_event(room))
+    # Alice's "load older" page is read now; before it reaches her page, Bob edits and reacts to
+    # two of its messages. Their live events reach her socket while the page is still on its way.
+    read_at = await last_event(room)
+    await edit(old[0], "old 1, edited")
+    await react(old[2], BOB, "👍")
+    for _ in range(2):
+        await alice.receive_from(timeout=5)
+    # The page arrives and asks what changed in it since it was read: both, as they are now.
+    await alice.send_to(recheck(1, 3, read_at))
+    reply = await alice.receive_from(timeout=5)
+    assert replaced(reply) == [old[0].pk, old[2].pk]
+    assert "old 1, edited" in reply and "👍" in reply
+    assert appended(reply) == [] and 'name="cursor"' not in reply  # nothing added, the cursor stays
+    # A page read after the changes, or one whose messages did not change, gets no frame at all.
+    await alice.send_to(recheck(1, 3, await last_event(room)))
+    await alice.send_to(recheck(2, 2, read_at))
+    assert await alice.receive_nothing(timeout=0.3)
+    await post(room, "still live")  # and the socket goes on in order
+    assert appended(await alice.receive_from(timeout=5)) == [4]
+    await alice.disconnect()
+
+
+async def test_a_recheck_before_the_resume_leaves_the_resume_in_charge(browser_headers):
+    """ "Load older" clicked while the socket connects: the recheck may arrive first. It must not
+    start the socket live from its connect time (its resume would then reset the page)."""
+    room = await create_room("r")
+    first = await post(room, "first")
+    alice = await open_socket(f"/ws/rooms/{room.slug}/", browser_headers())
+    await edit(first, "first, edited")
+    await alice.send_to(recheck(1, 1, 1))
+    assert replaced(await alice.receive_from(timeout=5)) == [first.pk]
+    await post(room, "second")
+    await alice.send_to(json.dumps({"cursor": "1"}))
+    reply = await alice.receive_from(timeout=5)
+    assert 'data-state="live"' in reply and 'id="messages" hx-swap-oob="innerHTML"' not in reply  # no reset
+    assert appended(reply) == [2] and replaced(reply) == [first.pk]
+    assert await alice.receive_nothing(timeout=0.3)
+    await alice.disconnect()

@@ -89,6 +89,9 @@ def test_load_older_returns_the_50_before_a_seq_as_a_fragment(client):
     assert "<html" not in html
     assert [int(s) for s in re.findall(r'data-seq="(\d+)"', html)] == list(range(21, 71))
     assert "?before=21" in html
+    # Once in place it asks its socket what changed in it since it was read (rooms.catchup.rechecked).
+    recheck = '{"recheck": {"first": 21, "last": 70, "since": 120}}'
+    assert f'<div class="recheck" hidden ws-send hx-trigger="load" hx-vals=\'{recheck}\'></div>' in html
     last = client.get(f"{room.get_absolute_url()}messages/?before=21", headers={"HX-Request": "true"}).content.decode()
     assert [int(s) for s in re.findall(r'data-seq="(\d+)"', last)] == list(range(1, 21))
     assert 'id="older"' not in last
@@ -98,6 +101,7 @@ def test_load_older_without_javascript_is_a_full_page(client):
     room = writes.get_or_create_room("r")[0]
     writes.post_message(room.pk, ALICE, "old")
     page = client.get(f"{room.get_absolute_url()}messages/?before=2").content.decode()
+    assert 'class="recheck"' not in page  # no socket here: nothing to recheck
     assert "<html" in page and 'data-seq="1"' in page
 
 

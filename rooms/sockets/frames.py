@@ -65,3 +65,20 @@ def cursor_of(data: dict[str, Any]) -> int | None:
     if cursor < 0:
         raise FrameError("bad_type")
     return cursor
+
+
+def recheck_of(data: dict[str, Any]) -> tuple[int, int, int] | None:
+    """A "load older" page's ``{"recheck": {"first": seq, "last": seq, "since": event}}``
+    (rooms.catchup.rechecked), or None when the frame has none."""
+    if "recheck" not in data:
+        return None
+    value = data["recheck"]
+    if not isinstance(value, dict):
+        raise FrameError("bad_type")
+    numbers = [value.get(name) for name in ("first", "last", "since")]
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in numbers):
+        raise FrameError("bad_type")
+    first, last, since = numbers
+    if first > last:
+        raise FrameError("bad_type")
+    return first, last, since

@@ -28,7 +28,7 @@ from rooms.sockets.stream import StreamFollower
 logger = logging.getLogger("rooms.sockets")
 
 # The fields a room socket understands; a frame with none of them is answered with bad_schema.
-KNOWN_FIELDS = ("cursor", "message", "typing")
+KNOWN_FIELDS = ("cursor", "message", "typing", "recheck")
 
 
 class RoomConsumer(StreamFollower, GuardedConsumer):
@@ -93,10 +93,13 @@ class RoomConsumer(StreamFollower, GuardedConsumer):
             if not any(field in data for field in KNOWN_FIELDS):
                 raise frames.FrameError("bad_schema")
             cursor = frames.cursor_of(data)
+            recheck = frames.recheck_of(data)
             if cursor is not None:
                 await self.resume(cursor)
-            else:
+            elif recheck is None or "message" in data or "typing" in data:
                 await self.go_live()  # its first frame was no resume: live from its connect time
+            if recheck is not None:  # may come before the resume ("load older" while connecting)
+                await self.recheck(*recheck)
             if "typing" in data:
                 typing = TypingForm.from_frame(data)
                 if not typing.is_valid():

@@ -89,6 +89,15 @@ class StreamFollower:
             self.busy = False
         await self._drain()
 
+    async def recheck(self, first: int, last: int, since: int) -> None:
+        """A "load older" page arrived: replace what changed in it since it was read. Only
+        replacements, from the database as it is now, so the cursor and the events held or still
+        on their way are unaffected: each is at most as new as this read, and the last one to
+        arrive for a message is the newest."""
+        frames = await database_sync_to_async(self.variant.wrap(catchup.rechecked))(self.room_id, first, last, since)
+        for html in frames:
+            await self.send(text_data=html)
+
     async def go_live(self) -> None:
         if self.cursor is None and not self.busy:
             self.grace.cancel()
